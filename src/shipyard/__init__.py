@@ -1,0 +1,35 @@
+"""Shipyard: take trained models into production and keep them healthy there."""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from shipyard.api import delete_alias, get_registry, load_model, register_model, set_alias
+from shipyard.config import Settings
+from shipyard.errors import ShipyardError, SignatureError
+from shipyard.registry import Alias, LoadedModel, Model, ModelVersion, Registry
+from shipyard.runtimes.pyfunc import PythonModel
+from shipyard.schema import Signature
+
+try:
+    __version__ = _version("shipyard")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Alias",
+    "LoadedModel",
+    "Model",
+    "ModelVersion",
+    "PythonModel",
+    "Registry",
+    "Settings",
+    "ShipyardError",
+    "Signature",
+    "SignatureError",
+    "__version__",
+    "delete_alias",
+    "get_registry",
+    "load_model",
+    "register_model",
+    "set_alias",
+]

@@ -1,0 +1,52 @@
+"""Shared pieces of the command line: consoles, the registry, parsing helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+
+from shipyard.api import get_registry
+from shipyard.errors import InvalidInputError
+from shipyard.registry import Registry
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def registry() -> Registry:
+    """The registry named by the current ``SHIPYARD_*`` settings."""
+    return get_registry()
+
+
+def pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    """Parse repeated ``KEY=VALUE`` options."""
+    parsed: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"{what} {item!r} is not of the form KEY=VALUE")
+        parsed[key] = value
+    return parsed
+
+
+def numbers(values: list[str] | None, what: str) -> dict[str, float]:
+    """Parse repeated ``NAME=NUMBER`` options."""
+    parsed: dict[str, float] = {}
+    for key, value in pairs(values, what).items():
+        try:
+            parsed[key] = float(value)
+        except ValueError:
+            raise InvalidInputError(f"{what} {key}={value!r}: {value!r} is not a number") from None
+    return parsed
+
+
+def print_json(data: Any) -> None:
+    """Print JSON for scripts (``--json``)."""
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+
+
+def when(value: Any) -> str:
+    """A timestamp, to the second."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""

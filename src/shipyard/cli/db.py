@@ -1,0 +1,43 @@
+"""``shipyard db``: the metadata store."""
+
+from __future__ import annotations
+
+import typer
+
+from shipyard.cli._common import console
+from shipyard.config import Settings
+from shipyard.store.database import Database
+
+app = typer.Typer(help="Manage the metadata database.", no_args_is_help=True)
+
+
+@app.command()
+def upgrade() -> None:
+    """Apply pending schema migrations (also done automatically on first use)."""
+    settings = Settings()
+    database = Database(
+        settings.database, busy_timeout_ms=settings.db_busy_timeout_ms, migrate=False
+    )
+    try:
+        before, after = database.upgrade()
+    finally:
+        database.dispose()
+    if before == after:
+        console.print(f"{database.display_url} is up to date (revision {after})")
+    else:
+        console.print(f"{database.display_url} upgraded from {before or 'empty'} to {after}")
+
+
+@app.command()
+def current() -> None:
+    """Show the schema revision of the database and the newest one this Shipyard knows."""
+    settings = Settings()
+    database = Database(
+        settings.database, busy_timeout_ms=settings.db_busy_timeout_ms, migrate=False
+    )
+    try:
+        now, head = database.current_revision(), database.head_revision()
+    finally:
+        database.dispose()
+    state = "up to date" if now == head else "behind: run shipyard db upgrade"
+    console.print(f"{database.display_url}: revision {now or 'empty'} (newest {head}, {state})")

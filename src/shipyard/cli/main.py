@@ -1,0 +1,88 @@
+"""The ``shipyard`` command. Every error is one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pydantic
+import typer
+
+from shipyard.cli import alias, db, models
+from shipyard.config import Settings
+from shipyard.errors import ShipyardError
+
+app = typer.Typer(
+    name="shipyard",
+    help="Take trained models into production and keep them healthy there.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models.app, name="models")
+app.add_typer(alias.app, name="alias")
+app.add_typer(db.app, name="db")
+
+
+@app.command()
+def quickstart() -> None:
+    """Train two models on a bundled dataset, register them and set aliases."""
+    from shipyard.cli.quickstart import run
+
+    run()
+
+
+@app.command()
+def version() -> None:
+    """Print Shipyard's version."""
+    from shipyard import __version__
+
+    typer.echo(__version__)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(code)
+
+
+def _debug() -> bool:
+    try:
+        return Settings().debug
+    except pydantic.ValidationError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``shipyard`` console script."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="shipyard", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ShipyardError as exc:
+        if _debug():
+            raise
+        _fail(str(exc))
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        _fail(f"invalid setting SHIPYARD_{field.upper()}: {first['msg']}; fix or unset it")
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # the last line of defence: still one line, no traceback
+        if _debug():
+            raise
+        _fail(
+            f"unexpected {type(exc).__name__}: {exc}. Run again with SHIPYARD_DEBUG=1 "
+            "for the traceback, and report it"
+        )
+    else:
+        if isinstance(result, int) and result:
+            sys.exit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Settings: the one place where Shipyard reads its environment.
+
+Every field can be set with an environment variable named ``SHIPYARD_<FIELD>``
+(``SHIPYARD_HOME``, ``SHIPYARD_DATABASE_URL`` …) or passed to :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Shipyard's configuration, read from ``SHIPYARD_*`` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIPYARD_", extra="ignore", use_attribute_docstrings=True
+    )
+
+    home: Path = Path(".shipyard")
+    """Directory holding the embedded database, artifacts and logs. Created on first use."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the metadata store. Default: SQLite at ``$SHIPYARD_HOME/shipyard.db``.
+    For PostgreSQL use ``postgresql+psycopg://user@host:5432/dbname``."""
+
+    artifact_root: Path | None = None
+    """Directory of the content-addressed artifact store. Default: ``$SHIPYARD_HOME/artifacts``."""
+
+    actor: str | None = None
+    """Name recorded as ``created_by`` on every change. Default: the operating-system user."""
+
+    trust_pickle: bool = False
+    """Allow loading pickle/joblib model files. Pickles can run arbitrary code on load:
+    enable only for files you produced yourself."""
+
+    db_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    """How long a SQLite writer waits for another writer's lock before giving up."""
+
+    reference_sample_rows: int = Field(default=5_000, ge=0)
+    """Rows of training data kept (seeded random sample, Parquet) with each version as the
+    raw reference for drift tests. 0 keeps none."""
+
+    profile_bins: int = Field(default=20, ge=2, le=1_000)
+    """Histogram bins per numeric column in a version's reference profile."""
+
+    profile_max_categories: int = Field(default=1_000, ge=1)
+    """Categories counted one by one per column in a reference profile; rarer ones are pooled."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Level of Shipyard's own log messages."""
+
+    debug: bool = False
+    """Show full tracebacks in CLI errors instead of one line."""
+
+    host: str = "127.0.0.1"
+    """Address the servers bind to."""
+
+    port: int = Field(default=8000, ge=0, le=65_535)
+    """Port the servers listen on."""
+
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    """Largest request body the servers accept; larger bodies get 413."""
+
+    token: str | None = None
+    """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_default(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def database(self) -> str:
+        """The effective database URL."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'shipyard.db').resolve()}"
+
+    @property
+    def artifacts(self) -> Path:
+        """The effective artifact-store directory."""
+        return (self.artifact_root or self.home / "artifacts").resolve()

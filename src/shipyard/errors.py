@@ -1,0 +1,115 @@
+"""Every error a user can cause, under one root.
+
+The hierarchy::
+
+    ShipyardError                      (500) root; carries an HTTP status and a message
+    ├── InvalidInputError              (400) an argument or a request is malformed
+    │   ├── InvalidNameError           (400) a model, alias or artifact name is not allowed
+    │   ├── InvalidURIError            (400) not a models:/NAME@ALIAS or models:/NAME/VERSION URI
+    │   └── SignatureError             (422) input rows do not match a version's signature
+    ├── UntrustedArtifactError         (400) a pickle or unknown type needs an explicit trust flag
+    ├── MissingDependencyError         (400) a flavor's library is not installed
+    ├── UnsupportedModelError          (400) no runtime knows this kind of model
+    ├── NotFoundError                  (404)
+    │   ├── ModelNotFoundError
+    │   ├── VersionNotFoundError
+    │   └── AliasNotFoundError
+    ├── ConflictError                  (409) the change contradicts the current state
+    ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
+    ├── DatabaseError                  (503) the metadata store cannot be reached or migrated
+    └── ConfigurationError             (500) settings are inconsistent
+
+Third-party errors are translated at the boundary (``raise Ours(...) from exc``), and
+one handler maps any of these to an HTTP reply or a one-line CLI message.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import ClassVar
+
+
+class ShipyardError(Exception):
+    """Root of every error a user can cause.
+
+    ``message`` says what went wrong and what to do about it; ``status_code`` is the
+    HTTP status the REST layer answers with.
+    """
+
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str | None = None, *, status_code: int | None = None) -> None:
+        if status_code is not None:
+            self.status_code = status_code  # type: ignore[misc]
+        self.message = message or HTTPStatus(self.status_code).phrase
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInputError(ShipyardError):
+    status_code = 400
+
+
+class InvalidNameError(InvalidInputError):
+    status_code = 400
+
+
+class InvalidURIError(InvalidInputError):
+    status_code = 400
+
+
+class SignatureError(InvalidInputError):
+    """Input rows do not match the signature; ``column`` and ``row`` locate the first offence."""
+
+    status_code = 422
+
+    def __init__(self, message: str, *, column: str | None = None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.row = row
+
+
+class UntrustedArtifactError(ShipyardError):
+    status_code = 400
+
+
+class MissingDependencyError(ShipyardError):
+    status_code = 400
+
+
+class UnsupportedModelError(ShipyardError):
+    status_code = 400
+
+
+class NotFoundError(ShipyardError):
+    status_code = 404
+
+
+class ModelNotFoundError(NotFoundError):
+    pass
+
+
+class VersionNotFoundError(NotFoundError):
+    pass
+
+
+class AliasNotFoundError(NotFoundError):
+    pass
+
+
+class ConflictError(ShipyardError):
+    status_code = 409
+
+
+class ArtifactIntegrityError(ShipyardError):
+    status_code = 500
+
+
+class DatabaseError(ShipyardError):
+    status_code = 503
+
+
+class ConfigurationError(ShipyardError):
+    status_code = 500

@@ -1,0 +1,201 @@
+"""Everything a new version needs before it is written: signature, profiles, lineage,
+and the model's files in the artifact store. No database access here."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidInputError, ShipyardError
+from shipyard.registry.convert import clean_params, jsonable
+from shipyard.registry.lineage import environment, git_commit
+from shipyard.runtimes import Runtime
+from shipyard.schema import OutputSpec, Signature
+from shipyard.stats.fingerprint import fingerprint
+from shipyard.stats.profile import profile_frame, profile_values
+from shipyard.store.artifacts import ArtifactStore, Manifest, manifest_digest
+
+#: Rows of the training sample used to check the model runs and to infer its output.
+_PROBE_ROWS = 100
+MODEL_DIR = "model"
+REFERENCE_FILE = "reference.parquet"
+CARD_FILE = "MODEL_CARD.md"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A version's content, computed and stored, waiting for its number."""
+
+    flavor: str
+    signature: Signature
+    profile: dict[str, Any] | None
+    target_profile: dict[str, Any] | None
+    prediction_profile: dict[str, Any] | None
+    params: dict[str, Any]
+    lineage: dict[str, Any]
+    flavor_metadata: dict[str, Any]
+    artifacts: Manifest
+    artifact_digest: str
+
+
+def as_frame(data: Any, what: str) -> pd.DataFrame:
+    """Training inputs as a DataFrame; a 2-D array gets columns ``f0, f1, …``."""
+    if isinstance(data, pd.DataFrame):
+        odd = [repr(c) for c in data.columns if not isinstance(c, str)]
+        if odd:
+            raise InvalidInputError(
+                f"{what} has non-string column names ({', '.join(odd[:5])}); name every "
+                "column with a string, e.g. data.columns = [f'f{i}' for i in ...]"
+            )
+        return data
+    if isinstance(data, np.ndarray) and data.ndim == 2:
+        return pd.DataFrame(data, columns=[f"f{i}" for i in range(data.shape[1])])
+    raise InvalidInputError(
+        f"{what} must be a pandas DataFrame (or a 2-D numpy array); got {type(data).__name__}"
+    )
+
+
+def _output_spec(runtime: Runtime, probe: pd.DataFrame, target: Any) -> OutputSpec:
+    try:
+        predictions = np.asarray(runtime.predict(probe))
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(
+            f"the model failed to predict on the first rows of training_data: "
+            f"{type(exc).__name__}: {exc}; pass the same columns the model was trained on"
+        ) from exc
+    classes = runtime.classes
+    if predictions.ndim == 2 and predictions.shape[1] > 1:
+        kind = "probabilities"
+    elif classes is not None:
+        kind = "class_labels"
+    elif predictions.dtype.kind == "f":
+        target_kind = np.asarray(target).dtype.kind if target is not None else "f"
+        kind = "regression_value" if target_kind in "fiu" else "other"
+    elif predictions.dtype.kind in "biuUO":
+        kind = "class_labels"
+    else:
+        kind = "other"
+    return OutputSpec(
+        kind=kind,  # type: ignore[arg-type]
+        dtype=str(predictions.dtype),
+        classes=jsonable(classes) if classes is not None else None,
+        probabilities=runtime.has_proba,
+    )
+
+
+def prepare(
+    runtime: Runtime,
+    store: ArtifactStore,
+    *,
+    training_data: Any,
+    target: Any,
+    signature: Signature | None,
+    params: dict[str, Any] | None,
+    code_version: str | None,
+    lineage: dict[str, Any] | None,
+    sample_rows: int,
+    bins: int,
+    max_categories: int,
+    extra_files: dict[str, Path] | None = None,
+) -> Prepared:
+    """Infer, profile, save and store a model; returns what the version row needs."""
+    frame = None if training_data is None else as_frame(training_data, "training_data")
+    if frame is None and signature is None:
+        raise InvalidInputError(
+            "pass training_data= (a sample of the training inputs, as a DataFrame) so the "
+            "signature and reference profile can be inferred, or give signature= explicitly"
+        )
+    if frame is not None and len(frame) == 0:
+        raise InvalidInputError("training_data has no rows; pass a sample of the training inputs")
+    target_values = None if target is None else np.asarray(target)
+    if frame is not None and target_values is not None and len(target_values) != len(frame):
+        raise InvalidInputError(
+            f"target has {len(target_values)} values but training_data has {len(frame)} rows; "
+            "pass one target value per row"
+        )
+
+    profile = target_profile = prediction_profile = None
+    reference: pd.DataFrame | None = None
+    data_lineage: dict[str, Any] | None = None
+    if frame is not None:
+        inferred = Signature.infer(frame)
+        probe = inferred.validate(frame.head(_PROBE_ROWS))
+        output = _output_spec(runtime, probe, target)
+        signature = (signature or inferred).model_copy(update={"output": output})
+        profile = profile_frame(frame, bins=bins, max_categories=max_categories).model_dump(
+            mode="json"
+        )
+        data_lineage = fingerprint(frame).model_dump(mode="json")
+        if target_values is not None:
+            target_profile = profile_values(
+                target_values, name="target", bins=bins, max_categories=max_categories
+            ).model_dump(mode="json")
+            data_lineage["target"] = fingerprint(target_values).model_dump(mode="json")
+        reference = _reference_sample(frame, target_values, sample_rows)
+        if reference is not None and output.kind != "probabilities":
+            predictions = runtime.predict(inferred.validate(reference[list(frame.columns)]))
+            reference["__prediction__"] = np.asarray(predictions)
+            prediction_profile = profile_values(
+                np.asarray(predictions), name="prediction", bins=bins, max_categories=max_categories
+            ).model_dump(mode="json")
+    assert signature is not None
+
+    with tempfile.TemporaryDirectory(prefix="shipyard-register-") as tmp:
+        root = Path(tmp)
+        (root / MODEL_DIR).mkdir()
+        flavor_metadata = jsonable(runtime.save(root / MODEL_DIR))
+        if reference is not None:
+            reference.to_parquet(root / REFERENCE_FILE, index=False)
+        for name, source in (extra_files or {}).items():
+            destination = root / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(Path(source).read_bytes())
+        manifest = store.put_directory(root)
+
+    model_params = params
+    if model_params is None and hasattr(runtime.model, "get_params"):
+        try:
+            model_params = runtime.model.get_params(deep=False)
+        except Exception:  # a third-party get_params that needs arguments
+            model_params = None
+    lineage_record: dict[str, Any] = {
+        "training_data": data_lineage,
+        "code_version": ({"commit": code_version, "dirty": None} if code_version else git_commit()),
+        "environment": environment(runtime.library_versions()),
+    }
+    if lineage:
+        lineage_record["extra"] = jsonable(lineage)
+    return Prepared(
+        flavor=runtime.flavor,
+        signature=signature,
+        profile=profile,
+        target_profile=target_profile,
+        prediction_profile=prediction_profile,
+        params=clean_params(model_params),
+        lineage=lineage_record,
+        flavor_metadata=flavor_metadata,
+        artifacts=manifest,
+        artifact_digest=manifest_digest(manifest),
+    )
+
+
+def _reference_sample(
+    frame: pd.DataFrame, target: np.ndarray[Any, Any] | None, rows: int
+) -> pd.DataFrame | None:
+    """A seeded random sample of the training rows (with the target), kept as Parquet."""
+    if rows <= 0:
+        return None
+    positions = np.arange(len(frame))
+    if len(frame) > rows:
+        positions = np.sort(np.random.default_rng(0).choice(len(frame), rows, replace=False))
+    sample = frame.iloc[positions].reset_index(drop=True)
+    if target is not None:
+        sample["__target__"] = target[positions]
+    return sample

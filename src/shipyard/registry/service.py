@@ -1,0 +1,695 @@
+"""The model registry: models, immutable versions, aliases, and the record of changes."""
+
+from __future__ import annotations
+
+import operator
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shipyard.config import Settings
+from shipyard.errors import (
+    AliasNotFoundError,
+    ArtifactIntegrityError,
+    ConflictError,
+    InvalidInputError,
+    ModelNotFoundError,
+    VersionNotFoundError,
+)
+from shipyard.registry.card import render_card
+from shipyard.registry.convert import clean_metrics, jsonable
+from shipyard.registry.lineage import os_user
+from shipyard.registry.loaded import LoadedModel
+from shipyard.registry.names import validate_alias, validate_model_name, validate_tags
+from shipyard.registry.registration import CARD_FILE, MODEL_DIR, prepare
+from shipyard.registry.types import STATUSES, Alias, Event, Model, ModelVersion, VersionStatus
+from shipyard.registry.uri import ModelURI
+from shipyard.runtimes import get_runtime, runtime_for
+from shipyard.schema import Signature
+from shipyard.store.artifacts import ArtifactStore
+from shipyard.store.database import Database
+from shipyard.store.tables import AliasRow, EventRow, ModelRow, VersionRow, utcnow
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+_METRIC_FILTER = re.compile(r"^\s*([A-Za-z0-9_.:/-]+)\s*(>=|<=|==|!=|>|<|=)\s*(\S+)\s*$")
+
+
+def parse_metric_filter(text: str) -> tuple[str, str, float]:
+    """``"accuracy>=0.9"`` -> ``("accuracy", ">=", 0.9)``."""
+    match = _METRIC_FILTER.match(text)
+    if not match:
+        raise InvalidInputError(
+            f"metric filter {text!r} is not of the form NAME OP NUMBER (e.g. 'accuracy>=0.9'); "
+            "OP is one of >=, <=, >, <, ==, !="
+        )
+    name, op, raw = match.groups()
+    try:
+        return name, op, float(raw)
+    except ValueError:
+        raise InvalidInputError(f"metric filter {text!r}: {raw!r} is not a number") from None
+
+
+class Registry:
+    """Models, versions and aliases in a metadata store, their files in an artifact store.
+
+    Every change records who made it (``actor``, default :attr:`Settings.actor` or the
+    operating-system user) as an event, the hook the audit trail hangs on.
+    """
+
+    def __init__(
+        self, database: Database, artifacts: ArtifactStore, settings: Settings | None = None
+    ) -> None:
+        self.db = database
+        self.artifacts = artifacts
+        self.settings = settings or Settings()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Registry:
+        """A registry on the database and artifact store the settings name."""
+        settings = settings or Settings()
+        database = Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms)
+        return cls(database, ArtifactStore(settings.artifacts), settings)
+
+    def _actor(self, actor: str | None) -> str:
+        return actor or self.settings.actor or os_user()
+
+    # -- models ------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        owner: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        actor: str | None = None,
+    ) -> Model:
+        """Create an empty model; :class:`ConflictError` if the name is taken."""
+        validate_model_name(name)
+        clean_tags = validate_tags(dict(tags or {}))
+        who = self._actor(actor)
+        with self.db.session(write=True) as s:
+            created = self._insert_model(s, name, description, owner or who, clean_tags, who)
+            if created is None:
+                raise ConflictError(
+                    f"model {name!r} already exists; choose another name or update it"
+                )
+            return self._model(s, created)
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        actor: str | None = None,
+    ) -> Model:
+        """Change a model's description, owner or tags (versions never change)."""
+        clean_tags = None if tags is None else validate_tags(dict(tags))
+        with self.db.session(write=True) as s:
+            row = self._model_row(s, name, lock=True)
+            before = {"description": row.description, "owner": row.owner, "tags": row.tags}
+            if description is not None:
+                row.description = description
+            if owner is not None:
+                row.owner = owner
+            if clean_tags is not None:
+                row.tags = clean_tags
+            row.updated_at = utcnow()
+            after = {"description": row.description, "owner": row.owner, "tags": row.tags}
+            self._event(s, actor, "model.update", "model", name, before, after)
+            return self._model(s, row)
+
+    def get_model(self, name: str) -> Model:
+        """A model by name; :class:`ModelNotFoundError` if there is none."""
+        with self.db.session() as s:
+            return self._model(s, self._model_row(s, name))
+
+    def list_models(
+        self,
+        *,
+        search: str | None = None,
+        owner: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Model]:
+        """Models sorted by name; ``search`` matches name or description (case-insensitive),
+        ``tags`` must all match."""
+        if limit < 1 or offset < 0:
+            raise InvalidInputError("limit must be at least 1 and offset at least 0")
+        query = select(ModelRow).order_by(ModelRow.name)
+        if search:
+            pattern = f"%{search.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(ModelRow.name).like(pattern),
+                    func.lower(ModelRow.description).like(pattern),
+                )
+            )
+        if owner:
+            query = query.where(ModelRow.owner == owner)
+        wanted = validate_tags(dict(tags or {}))
+        with self.db.session() as s:
+            rows = [
+                r for r in s.scalars(query) if all(r.tags.get(k) == v for k, v in wanted.items())
+            ]
+            return [self._model(s, r) for r in rows[offset : offset + limit]]
+
+    # -- versions ----------------------------------------------------------------------
+
+    def register_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        training_data: Any = None,
+        target: Any = None,
+        flavor: str | None = None,
+        signature: Signature | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+        intended_use: str = "",
+        code_version: str | None = None,
+        lineage: Mapping[str, Any] | None = None,
+        reuse_identical: bool = False,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Register a trained model object as the next version of ``name``.
+
+        The flavor is detected from the object; the signature and reference profile are
+        inferred from ``training_data``. With ``reuse_identical=True`` a ready version with
+        byte-identical files is returned instead of creating a new one.
+        """
+        validate_model_name(name)
+        runtime = runtime_for(model, flavor)
+        return self._register(
+            runtime,
+            name,
+            training_data=training_data,
+            target=target,
+            signature=signature,
+            metrics=metrics,
+            params=params,
+            tags=tags,
+            description=description,
+            intended_use=intended_use,
+            code_version=code_version,
+            lineage=lineage,
+            reuse_identical=reuse_identical,
+            actor=actor,
+        )
+
+    def register_file(
+        self,
+        path: Path,
+        name: str,
+        *,
+        flavor: str,
+        trust_pickle: bool | None = None,
+        python_class: str | None = None,
+        **options: Any,
+    ) -> ModelVersion:
+        """Register a model saved with its framework's own tools (a file or directory)."""
+        validate_model_name(name)
+        path = Path(path)
+        if not path.exists():
+            raise InvalidInputError(f"{path} does not exist; give the path of a saved model")
+        trust = self.settings.trust_pickle if trust_pickle is None else trust_pickle
+        extra = {"python_class": python_class} if python_class else {}
+        runtime = get_runtime(flavor).from_file(path, trust_pickle=trust, **extra)
+        lineage = dict(options.pop("lineage", None) or {})
+        lineage["source_file"] = path.name
+        return self._register(runtime, name, lineage=lineage, **options)
+
+    def _register(self, runtime: Any, name: str, **kw: Any) -> ModelVersion:
+        metrics = clean_metrics(kw.get("metrics"))
+        tags = validate_tags(dict(kw.get("tags") or {}))
+        prepared = prepare(
+            runtime,
+            self.artifacts,
+            training_data=kw.get("training_data"),
+            target=kw.get("target"),
+            signature=kw.get("signature"),
+            params=None if kw.get("params") is None else dict(kw["params"]),
+            code_version=kw.get("code_version"),
+            lineage=None if kw.get("lineage") is None else dict(kw["lineage"]),
+            sample_rows=self.settings.reference_sample_rows,
+            bins=self.settings.profile_bins,
+            max_categories=self.settings.profile_max_categories,
+        )
+        who = self._actor(kw.get("actor"))
+        description = kw.get("description") or ""
+        with self.db.session(write=True) as s:
+            row = self._insert_model(s, name, description, who, {}, who)
+            if row is None:
+                row = self._model_row(s, name)
+            if kw.get("reuse_identical"):
+                same = s.scalars(
+                    select(VersionRow)
+                    .where(
+                        VersionRow.model_id == row.id,
+                        VersionRow.artifact_digest == prepared.artifact_digest,
+                        VersionRow.status == "ready",
+                    )
+                    .order_by(VersionRow.version)
+                ).first()
+                if same is not None:
+                    return self._version(s, same, name)
+            s.execute(
+                update(ModelRow)
+                .where(ModelRow.id == row.id)
+                .values(latest_version=ModelRow.latest_version + 1, updated_at=utcnow())
+            )
+            number = s.scalar(select(ModelRow.latest_version).where(ModelRow.id == row.id))
+            assert number is not None
+            now = utcnow()
+            version = VersionRow(
+                model_id=row.id,
+                version=number,
+                flavor=prepared.flavor,
+                status="ready",
+                description=description,
+                intended_use=kw.get("intended_use") or "",
+                signature=prepared.signature.model_dump(mode="json"),
+                profile=prepared.profile,
+                target_profile=prepared.target_profile,
+                prediction_profile=prepared.prediction_profile,
+                params=prepared.params,
+                metrics=metrics,
+                tags=tags,
+                lineage={**prepared.lineage, "created_by": who, "created_at": now.isoformat()},
+                flavor_metadata=prepared.flavor_metadata,
+                artifacts=dict(prepared.artifacts),
+                artifact_digest=prepared.artifact_digest,
+                created_by=who,
+                created_at=now,
+                status_changed_at=now,
+            )
+            card = render_card(self._version(s, version, name, aliases=[]))
+            version.artifacts = {**prepared.artifacts, CARD_FILE: self._put_text(card)}
+            s.add(version)
+            s.flush()
+            self._event(
+                s,
+                who,
+                "version.create",
+                "version",
+                f"{name}/{number}",
+                None,
+                {"flavor": prepared.flavor, "artifact_digest": prepared.artifact_digest},
+            )
+            return self._version(s, version, name, aliases=[])
+
+    def _put_text(self, text: str) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="shipyard-card-") as tmp:
+            path = Path(tmp) / CARD_FILE
+            path.write_text(text, encoding="utf-8")
+            digest, size = self.artifacts.put_file(path)
+        return {"sha256": digest, "size": size}
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """One version by number."""
+        with self.db.session() as s:
+            return self._version(s, self._version_row(s, name, version), name)
+
+    def resolve(self, uri: str | ModelURI) -> ModelVersion:
+        """The version a ``models:/`` URI names, read in one consistent transaction."""
+        parsed = uri if isinstance(uri, ModelURI) else ModelURI.parse(uri)
+        with self.db.session() as s:
+            model = self._model_row(s, parsed.name)
+            if parsed.alias is not None:
+                number = s.scalar(
+                    select(AliasRow.version).where(
+                        AliasRow.model_id == model.id, AliasRow.alias == parsed.alias
+                    )
+                )
+                if number is None:
+                    known = self._aliases(s, model.id)
+                    raise AliasNotFoundError(
+                        f"model {parsed.name!r} has no alias {parsed.alias!r}; "
+                        + (
+                            f"its aliases are: {', '.join(sorted(known))}"
+                            if known
+                            else f"set one with: shipyard alias set {parsed.name} "
+                            f"{parsed.alias} VERSION"
+                        )
+                    )
+            elif parsed.latest:
+                number = s.scalar(
+                    select(func.max(VersionRow.version)).where(
+                        VersionRow.model_id == model.id, VersionRow.status == "ready"
+                    )
+                )
+                if number is None:
+                    raise VersionNotFoundError(f"model {parsed.name!r} has no ready version")
+            else:
+                number = parsed.version
+            assert number is not None
+            return self._version(s, self._version_row(s, parsed.name, number), parsed.name)
+
+    def list_versions(
+        self,
+        name: str | None = None,
+        *,
+        status: VersionStatus | None = None,
+        flavor: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        metrics: Iterable[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ModelVersion]:
+        """Versions of one model (or all models), newest first, filtered.
+
+        ``metrics`` holds filters such as ``"accuracy>=0.9"``; all must hold.
+        """
+        if status is not None and status not in STATUSES:
+            raise InvalidInputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
+        if limit < 1 or offset < 0:
+            raise InvalidInputError("limit must be at least 1 and offset at least 0")
+        filters = [parse_metric_filter(m) for m in metrics]
+        wanted = validate_tags(dict(tags or {}))
+        query = (
+            select(VersionRow, ModelRow.name)
+            .join(ModelRow, VersionRow.model_id == ModelRow.id)
+            .order_by(ModelRow.name, VersionRow.version.desc())
+        )
+        with self.db.session() as s:
+            if name is not None:
+                query = query.where(VersionRow.model_id == self._model_row(s, name).id)
+            if status is not None:
+                query = query.where(VersionRow.status == status)
+            if flavor is not None:
+                query = query.where(VersionRow.flavor == flavor)
+            found = []
+            for row, model_name in s.execute(query):
+                if any(row.tags.get(k) != v for k, v in wanted.items()):
+                    continue
+                if not all(
+                    m in row.metrics and _COMPARISONS[op](row.metrics[m], value)
+                    for m, op, value in filters
+                ):
+                    continue
+                found.append((row, model_name))
+            return [self._version(s, r, n) for r, n in found[offset : offset + limit]]
+
+    def set_status(
+        self, name: str, version: int, status: VersionStatus, *, actor: str | None = None
+    ) -> ModelVersion:
+        """Archive a version (or make it ready again). An aliased version cannot be archived."""
+        if status not in STATUSES:
+            raise InvalidInputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
+        with self.db.session(write=True) as s:
+            model = self._model_row(s, name, lock=True)
+            row = self._version_row(s, name, version)
+            if status == "archived":
+                pointing = sorted(a for a, v in self._aliases(s, model.id).items() if v == version)
+                if pointing:
+                    raise ConflictError(
+                        f"version {version} of {name!r} is the target of alias(es) "
+                        f"{', '.join(pointing)}; move or delete them before archiving it"
+                    )
+            before = row.status
+            if before != status:
+                row.status = status
+                row.status_changed_at = utcnow()
+                self._event(
+                    s,
+                    actor,
+                    "version.status",
+                    "version",
+                    f"{name}/{version}",
+                    {"status": before},
+                    {"status": status},
+                )
+            return self._version(s, row, name)
+
+    # -- aliases -----------------------------------------------------------------------
+
+    def set_alias(self, name: str, alias: str, version: int, *, actor: str | None = None) -> Alias:
+        """Point ``alias`` at ``version`` (creating or moving it) in one transaction."""
+        validate_alias(alias)
+        who = self._actor(actor)
+        with self.db.session(write=True) as s:
+            model = self._model_row(s, name, lock=True)
+            target = self._version_row(s, name, version)
+            if target.status != "ready":
+                raise ConflictError(
+                    f"version {version} of {name!r} is {target.status}; only a ready version can "
+                    f"carry an alias (restore it with: shipyard models restore {name} {version})"
+                )
+            row = s.get(AliasRow, (model.id, alias))
+            previous = None if row is None else row.version
+            now = utcnow()
+            if row is None:
+                s.add(
+                    AliasRow(
+                        model_id=model.id,
+                        alias=alias,
+                        version=version,
+                        updated_by=who,
+                        updated_at=now,
+                    )
+                )
+            else:
+                row.version, row.updated_by, row.updated_at = version, who, now
+            self._event(
+                s,
+                who,
+                "alias.set",
+                "alias",
+                f"{name}@{alias}",
+                None if previous is None else {"version": previous},
+                {"version": version},
+            )
+            return Alias(
+                name=name,
+                alias=alias,
+                version=version,
+                previous_version=previous,
+                updated_by=who,
+                updated_at=now,
+            )
+
+    def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> Alias:
+        """Remove an alias; returns what it pointed at."""
+        validate_alias(alias)
+        with self.db.session(write=True) as s:
+            model = self._model_row(s, name, lock=True)
+            row = s.get(AliasRow, (model.id, alias))
+            if row is None:
+                raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}")
+            gone = Alias(
+                name=name,
+                alias=alias,
+                version=row.version,
+                updated_by=row.updated_by,
+                updated_at=row.updated_at,
+            )
+            s.delete(row)
+            self._event(
+                s, actor, "alias.delete", "alias", f"{name}@{alias}", {"version": row.version}, None
+            )
+            return gone
+
+    # -- artifacts -----------------------------------------------------------------------
+
+    def load(self, target: str | ModelVersion, *, trust_pickle: bool | None = None) -> LoadedModel:
+        """Load a version (by URI or record) after checking every file's sha256."""
+        version = target if isinstance(target, ModelVersion) else self.resolve(target)
+        runtime_class = get_runtime(version.flavor)
+        trust = self.settings.trust_pickle if trust_pickle is None else trust_pickle
+        model_files = {k: v for k, v in version.artifacts.items() if k.startswith(f"{MODEL_DIR}/")}
+        what = f"model {version.name!r} version {version.version}"
+        with tempfile.TemporaryDirectory(prefix="shipyard-load-") as tmp:
+            self.artifacts.materialize(model_files, Path(tmp), what=what)
+            runtime = runtime_class.load(
+                Path(tmp) / MODEL_DIR, version.flavor_metadata, trust_pickle=trust
+            )
+        return LoadedModel(version, runtime)
+
+    def read_artifact(self, name: str, version: int, file: str) -> bytes:
+        """One file of a version, verified against its recorded sha256."""
+        record = self.get_version(name, version)
+        entry = record.artifacts.get(file)
+        if entry is None:
+            raise ArtifactIntegrityError(
+                f"model {name!r} version {version} has no file {file!r}; its files are: "
+                f"{', '.join(sorted(record.artifacts))}"
+            )
+        return self.artifacts.read_verified(
+            str(entry["sha256"]), what=f"model {name!r} version {version}, file {file}"
+        )
+
+    def card(self, name: str, version: int) -> str:
+        """The version's Markdown model card, as stored at registration."""
+        return self.read_artifact(name, version, CARD_FILE).decode("utf-8")
+
+    # -- events ------------------------------------------------------------------------
+
+    def events(
+        self, *, target_kind: str | None = None, target: str | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Recorded changes, newest first."""
+        query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+        if target_kind:
+            query = query.where(EventRow.target_kind == target_kind)
+        if target:
+            query = query.where(EventRow.target == target)
+        with self.db.session() as s:
+            return [Event.model_validate(r, from_attributes=True) for r in s.scalars(query)]
+
+    def _event(
+        self,
+        s: Session,
+        actor: str | None,
+        action: str,
+        kind: str,
+        target: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        s.add(
+            EventRow(
+                at=utcnow(),
+                actor=self._actor(actor),
+                action=action,
+                target_kind=kind,
+                target=target,
+                before=jsonable(before),
+                after=jsonable(after),
+            )
+        )
+
+    # -- rows <-> records ----------------------------------------------------------------
+
+    def _insert_model(
+        self, s: Session, name: str, description: str, owner: str, tags: dict[str, str], who: str
+    ) -> ModelRow | None:
+        """Insert a model unless the name exists (race-free on both backends); returns the new
+        row, or ``None`` when it already existed."""
+        now = utcnow()
+        dialect_insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+        values = {
+            "name": name,
+            "description": description,
+            "owner": owner,
+            "tags": tags,
+            "latest_version": 0,
+            "created_by": who,
+            "created_at": now,
+            "updated_at": now,
+        }
+        result = s.execute(
+            dialect_insert(ModelRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(ModelRow.id)
+        )
+        if result.scalar() is None:
+            return None
+        row = self._model_row(s, name)
+        self._event(
+            s,
+            who,
+            "model.create",
+            "model",
+            name,
+            None,
+            {"description": description, "owner": owner, "tags": tags},
+        )
+        return row
+
+    def _model_row(self, s: Session, name: str, *, lock: bool = False) -> ModelRow:
+        validate_model_name(name)
+        query = select(ModelRow).where(ModelRow.name == name)
+        if lock and self.db.dialect == "postgresql":
+            query = query.with_for_update()
+        row = s.scalars(query).first()
+        if row is None:
+            raise ModelNotFoundError(
+                f"no model named {name!r}; list models with: shipyard models list"
+            )
+        return row
+
+    def _version_row(self, s: Session, name: str, version: int) -> VersionRow:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInputError(f"version must be a positive integer; got {version!r}")
+        row = s.scalars(
+            select(VersionRow)
+            .join(ModelRow, VersionRow.model_id == ModelRow.id)
+            .where(ModelRow.name == name, VersionRow.version == version)
+        ).first()
+        if row is None:
+            self._model_row(s, name)  # a missing model is reported as such
+            raise VersionNotFoundError(
+                f"model {name!r} has no version {version}; list them with: "
+                f"shipyard models show {name}"
+            )
+        return row
+
+    @staticmethod
+    def _aliases(s: Session, model_id: int) -> dict[str, int]:
+        rows = s.execute(
+            select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_id)
+        )
+        return {alias: version for alias, version in sorted(rows)}
+
+    def _model(self, s: Session, row: ModelRow) -> Model:
+        return Model(
+            name=row.name,
+            description=row.description,
+            owner=row.owner,
+            tags=row.tags,
+            latest_version=row.latest_version,
+            aliases=self._aliases(s, row.id),
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def _version(
+        self, s: Session, row: VersionRow, name: str, *, aliases: list[str] | None = None
+    ) -> ModelVersion:
+        if aliases is None:
+            aliases = [a for a, v in self._aliases(s, row.model_id).items() if v == row.version]
+        return ModelVersion(
+            name=name,
+            version=row.version,
+            flavor=row.flavor,
+            status=row.status,  # type: ignore[arg-type]
+            description=row.description,
+            intended_use=row.intended_use,
+            signature=Signature.model_validate(row.signature),
+            profile=row.profile,
+            target_profile=row.target_profile,
+            prediction_profile=row.prediction_profile,
+            params=row.params,
+            metrics=row.metrics,
+            tags=row.tags,
+            lineage=row.lineage,
+            flavor_metadata=row.flavor_metadata,
+            artifacts=row.artifacts,
+            artifact_digest=row.artifact_digest,
+            aliases=aliases,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            status_changed_at=row.status_changed_at,
+        )

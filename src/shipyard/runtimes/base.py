@@ -1,0 +1,146 @@
+"""The runtime contract: how one flavor of model is saved, loaded and called.
+
+A runtime wraps a live model object. It does no I/O of its own beyond the directory
+it is handed, and knows nothing of the registry, signatures or HTTP: input arrives as a
+validated :class:`pandas.DataFrame` whose columns are in signature order.
+
+Adding a flavor is one new module in this package defining a subclass with a
+``flavor`` key; it is discovered automatically (see :mod:`shipyard.runtimes`).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import MissingDependencyError, UnsupportedModelError
+
+JSONDict = dict[str, Any]
+
+
+def module_root(obj: object) -> str:
+    """Top-level package of ``obj``'s class (``"xgboost"`` for an ``XGBClassifier``)."""
+    return type(obj).__module__.split(".", 1)[0]
+
+
+def mro_roots(obj: object) -> set[str]:
+    """Top-level packages of every class in ``obj``'s method resolution order."""
+    return {cls.__module__.split(".", 1)[0] for cls in type(obj).__mro__}
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional library or raise an error that says which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the '{extra}' flavor needs the {module} package; install it with "
+            f"pip install 'shipyard[{extra}]'"
+        ) from exc
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions (absent ones are left out)."""
+    found: dict[str, str] = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+class Runtime(ABC):
+    """One flavor's way of saving, loading and calling a model.
+
+    Subclasses set ``flavor`` (the registry key), ``priority`` (lower is asked first
+    by :func:`shipyard.runtimes.detect_flavor`) and ``packages`` (distributions whose
+    versions are recorded in a version's lineage).
+    """
+
+    flavor: ClassVar[str]
+    priority: ClassVar[int] = 50
+    packages: ClassVar[tuple[str, ...]] = ()
+    #: File suffixes :meth:`from_file` understands, for ``shipyard models register PATH``.
+    file_suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    # -- identification --------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def handles(cls, model: object) -> bool:
+        """Whether ``model`` is an object of this flavor. Must not import optional libraries
+        the model's own module has not already imported."""
+
+    # -- persistence -----------------------------------------------------------------
+
+    @abstractmethod
+    def save(self, path: Path) -> JSONDict:
+        """Write the model into the existing empty directory ``path``.
+
+        Returns the JSON-serialisable metadata :meth:`load` needs to read it back.
+        """
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path, metadata: Mapping[str, Any], *, trust_pickle: bool = False) -> Self:
+        """Read back what :meth:`save` wrote into ``path``."""
+
+    @classmethod
+    def from_file(cls, path: Path, *, trust_pickle: bool = False, **options: Any) -> Self:
+        """Load a model file or directory a user saved with the framework's own tools."""
+        raise UnsupportedModelError(
+            f"the {cls.flavor} flavor cannot register a model from a file; "
+            "register the model object with shipyard.register_model() instead"
+        )
+
+    # -- inference -------------------------------------------------------------------
+
+    @abstractmethod
+    def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        """Predictions for each row: class labels or regression values, shape ``(rows,)``."""
+
+    @property
+    def has_proba(self) -> bool:
+        """Whether :meth:`predict_proba` is available."""
+        return False
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels in the column order of :meth:`predict_proba`, or ``None``."""
+        return None
+
+    def predict_proba(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        """Class probabilities, shape ``(rows, classes)``."""
+        raise UnsupportedModelError(
+            f"this {self.flavor} model gives no probabilities; call predict() instead"
+        )
+
+    # -- online learning -------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """Whether :meth:`learn` updates the model in place."""
+        return False
+
+    def learn(self, data: pd.DataFrame, target: pd.Series[Any] | np.ndarray[Any, Any]) -> None:
+        """Update an online model with labelled rows."""
+        raise UnsupportedModelError(
+            f"{self.flavor} models do not learn online; train a new version and register it"
+        )
+
+    # -- lineage -----------------------------------------------------------------------
+
+    @classmethod
+    def library_versions(cls) -> dict[str, str]:
+        """Versions of the libraries this flavor depends on."""
+        return package_versions(*cls.packages)

@@ -1,0 +1,362 @@
+"""Signatures: the input and output schema of a model version.
+
+A :class:`Signature` is inferred from a training sample at registration and checks
+every input afterwards. It never casts silently: an integer in a float column is
+fine (it is widened), a string in a float column, a float in an integer column or a
+missing value where training had none is a :class:`~shipyard.errors.SignatureError`
+naming the column, the row and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from shipyard.errors import SignatureError
+
+Kind = Literal["bool", "int", "float", "string", "category", "datetime"]
+OutputKind = Literal["class_labels", "probabilities", "regression_value", "other"]
+Rows = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any] | np.ndarray[Any, Any]
+
+#: At most this many distinct values of a string column are listed in its signature.
+MAX_LISTED_CATEGORIES = 100
+
+
+class ColumnSpec(BaseModel):
+    """One input column."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Kind
+    """Family of values accepted: ``bool``, ``int``, ``float``, ``string``, ``category``
+    (a pandas categorical) or ``datetime``."""
+    dtype: str
+    """The exact dtype of the column in training (``float64``, ``int32``, ``category`` …);
+    validated input is converted to it."""
+    nullable: bool = False
+    """Whether missing values are accepted (true when training data had some)."""
+    allow_inf: bool = False
+    """Whether ±Infinity is accepted in a float column (true when training data had some)."""
+    categories: list[Any] | None = None
+    """Categories of a ``category`` column (enforced), or the distinct values of a string
+    column with at most 100 of them (informative only)."""
+    min: float | None = None
+    """Smallest value seen in training (numeric columns; informative, not enforced)."""
+    max: float | None = None
+    """Largest value seen in training (numeric columns; informative, not enforced)."""
+
+
+class OutputSpec(BaseModel):
+    """What ``predict`` returns."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: OutputKind
+    dtype: str
+    classes: list[Any] | None = None
+    """Class labels, in the column order of ``predict_proba``."""
+    probabilities: bool = False
+    """Whether the model also gives class probabilities."""
+
+
+def _kind_of(series: pd.Series[Any]) -> tuple[Kind, str]:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category", "category"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool", "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int", str(getattr(dtype, "numpy_dtype", dtype))
+    if pd.api.types.is_float_dtype(dtype):
+        return "float", str(getattr(dtype, "numpy_dtype", dtype))
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime", str(dtype)
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred in ("string", "empty"):
+        return "string", "string"
+    if inferred == "boolean":
+        return "bool", "bool"
+    raise SignatureError(
+        f"column {series.name!r} holds {inferred} values; give every column one type "
+        "(numbers, strings, booleans or datetimes) before registering",
+        column=str(series.name),
+    )
+
+
+def _finite_bounds(series: pd.Series[Any]) -> tuple[float | None, float | None]:
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None, None
+    return float(values.min()), float(values.max())
+
+
+def _column_spec(series: pd.Series[Any]) -> ColumnSpec:
+    kind, dtype = _kind_of(series)
+    nullable = bool(series.isna().any())
+    categories: list[Any] | None = None
+    low = high = None
+    allow_inf = False
+    if kind == "category":
+        categories = series.cat.categories.tolist()
+    elif kind == "string":
+        distinct = series.dropna().unique()
+        if len(distinct) <= MAX_LISTED_CATEGORIES:
+            categories = sorted(str(v) for v in distinct)
+    elif kind in ("int", "float"):
+        low, high = _finite_bounds(series)
+        if kind == "float":
+            allow_inf = bool(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).any())
+    return ColumnSpec(
+        name=str(series.name),
+        kind=kind,
+        dtype=dtype,
+        nullable=nullable,
+        allow_inf=allow_inf,
+        categories=categories,
+        min=low,
+        max=high,
+    )
+
+
+def _frame(rows: Rows, names: list[str]) -> pd.DataFrame:
+    """Turn any accepted input shape into a DataFrame without converting values."""
+    if isinstance(rows, pd.DataFrame):
+        return rows
+    if isinstance(rows, np.ndarray):
+        if rows.ndim == 1 and len(names) == 1:
+            rows = rows.reshape(-1, 1)
+        if rows.ndim != 2 or rows.shape[1] != len(names):
+            raise SignatureError(
+                f"expected an array of shape [rows, {len(names)}] with columns "
+                f"{', '.join(names)}; got shape {list(rows.shape)}"
+            )
+        return pd.DataFrame(rows, columns=names)
+    if isinstance(rows, Mapping):
+        values = list(rows.values())
+        if values and all(isinstance(v, list | tuple | np.ndarray | pd.Series) for v in values):
+            lengths = {len(v) for v in values}
+            if len(lengths) > 1:
+                raise SignatureError(
+                    "columns have different lengths; send the same number of values per column"
+                )
+            return pd.DataFrame({k: pd.Series(list(v), dtype=object) for k, v in rows.items()})
+        rows = [rows]
+    if isinstance(rows, Sequence) and not isinstance(rows, str | bytes):
+        for index, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise SignatureError(
+                    f"row {index} is a {type(row).__name__}; send each row as an object "
+                    "mapping column names to values",
+                    row=index,
+                )
+        columns: dict[str, list[Any]] = {}
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        for key in keys:
+            columns[key] = [row.get(key, _ABSENT) for row in rows]
+        for key, values in columns.items():
+            for index, value in enumerate(values):
+                if value is _ABSENT:
+                    raise SignatureError(
+                        f"row {index} has no column {key!r}; every row needs every column",
+                        column=key,
+                        row=index,
+                    )
+        return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
+    raise SignatureError(
+        f"cannot read rows from a {type(rows).__name__}; pass a DataFrame, a list of "
+        "row objects, a mapping of columns to value lists, or a 2-D array"
+    )
+
+
+_ABSENT = object()
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if isinstance(value, int | np.integer):
+        return "integer"
+    if isinstance(value, float | np.floating):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _accepts(kind: Kind, value: Any) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool | np.bool_)
+    if kind == "int":
+        return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if kind == "float":
+        return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        )
+    if kind in ("string", "category"):
+        return isinstance(value, str)
+    return isinstance(value, pd.Timestamp | np.datetime64) or hasattr(value, "isoformat")
+
+
+_NUMPY_OK: dict[Kind, tuple[str, ...]] = {
+    "bool": ("b",),
+    "int": ("i", "u"),
+    "float": ("i", "u", "f"),
+    "datetime": ("M",),
+}
+
+
+class Signature(BaseModel):
+    """Input columns (in order) and the output of a model version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inputs: list[ColumnSpec]
+    output: OutputSpec | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Input column names, in order."""
+        return [column.name for column in self.inputs]
+
+    @classmethod
+    def infer(cls, data: pd.DataFrame, output: OutputSpec | None = None) -> Signature:
+        """Infer the input schema from a training sample."""
+        if not isinstance(data, pd.DataFrame):
+            raise SignatureError(
+                f"training data must be a pandas DataFrame with named columns; got "
+                f"{type(data).__name__}"
+            )
+        if data.columns.has_duplicates:
+            dupes = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+            raise SignatureError(f"training data repeats column(s) {', '.join(dupes)}")
+        return cls(inputs=[_column_spec(data[c]) for c in data.columns], output=output)
+
+    def validate(self, rows: Rows) -> pd.DataFrame:  # type: ignore[override]
+        """Check ``rows`` against the signature and return them as a DataFrame whose
+        columns are in signature order with the training dtypes.
+
+        Raises :class:`~shipyard.errors.SignatureError` naming the first offending column,
+        row and value.
+        """
+        names = self.names
+        frame = _frame(rows, names)
+        present = [str(c) for c in frame.columns]
+        missing = [n for n in names if n not in set(present)]
+        if missing:
+            raise SignatureError(
+                f"missing column(s) {', '.join(map(repr, missing))}; expected columns: "
+                f"{', '.join(names)}",
+                column=missing[0],
+            )
+        extra = [c for c in present if c not in set(names)]
+        if extra:
+            raise SignatureError(
+                f"unexpected column(s) {', '.join(map(repr, extra))}; expected columns: "
+                f"{', '.join(names)}",
+                column=extra[0],
+            )
+        if frame.columns.has_duplicates:
+            raise SignatureError("a column is given twice; send each column once")
+        out = {spec.name: self._column(spec, frame[spec.name]) for spec in self.inputs}
+        return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+    def _column(self, spec: ColumnSpec, series: pd.Series[Any]) -> pd.Series[Any]:
+        values = series.reset_index(drop=True)
+        missing = values.isna().to_numpy()
+        if missing.any() and not spec.nullable:
+            row = int(np.argmax(missing))
+            raise SignatureError(
+                f"column {spec.name!r}: missing value at row {row}; training data had no "
+                f"missing values in this column, so send a {spec.kind} value",
+                column=spec.name,
+                row=row,
+            )
+        numpy_kind = getattr(values.dtype, "kind", "O")
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
+            numpy_kind = "O"
+        if numpy_kind in _NUMPY_OK.get(spec.kind, ()):
+            typed = values
+        elif numpy_kind != "O" and not (numpy_kind == "U" or pd.api.types.is_string_dtype(values)):
+            self._reject(spec, values, missing)
+            typed = values  # unreachable, _reject raises
+        else:
+            present = values[~missing]
+            for position, value in zip(np.flatnonzero(~missing), present, strict=True):
+                if not _accepts(spec.kind, value):
+                    self._fail(spec, int(position), value)
+            typed = values
+        return self._convert(spec, typed, missing)
+
+    def _reject(
+        self, spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
+    ) -> None:
+        for row, value in enumerate(values):
+            if missing[row]:
+                continue
+            item = value.item() if isinstance(value, np.generic) else value
+            if not _accepts(spec.kind, item):
+                self._fail(spec, row, item)
+        raise SignatureError(  # values all acceptable one by one but the column dtype is not
+            f"column {spec.name!r}: expected {spec.kind} values, got dtype {values.dtype}",
+            column=spec.name,
+        )
+
+    @staticmethod
+    def _fail(spec: ColumnSpec, row: int, value: Any) -> None:
+        raise SignatureError(
+            f"column {spec.name!r}: expected {spec.kind}, got {_type_name(value)} "
+            f"{_show(value)} at row {row}",
+            column=spec.name,
+            row=row,
+        )
+
+    def _convert(
+        self, spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
+    ) -> pd.Series[Any]:
+        if spec.kind == "float":
+            array = values.to_numpy(dtype=spec.dtype, na_value=np.nan)
+            if not spec.allow_inf:
+                infinite = np.isinf(array)
+                if infinite.any():
+                    row = int(np.argmax(infinite))
+                    raise SignatureError(
+                        f"column {spec.name!r}: {array[row]} at row {row} is not finite; "
+                        "training data had only finite values in this column",
+                        column=spec.name,
+                        row=row,
+                    )
+            return pd.Series(array, name=spec.name)
+        if spec.kind == "int":
+            if missing.any():
+                return pd.Series(values, name=spec.name).astype("Int64")
+            return pd.Series(values.to_numpy(dtype=spec.dtype), name=spec.name)
+        if spec.kind == "bool":
+            if missing.any():
+                return pd.Series(values, name=spec.name).astype("boolean")
+            return pd.Series(values.to_numpy(dtype=bool), name=spec.name)
+        if spec.kind == "category":
+            known = set(spec.categories or [])
+            for row, value in enumerate(values):
+                if not missing[row] and value not in known:
+                    raise SignatureError(
+                        f"column {spec.name!r}: unknown category {_show(value)} at row {row}; "
+                        f"expected one of: {', '.join(map(str, spec.categories or []))}",
+                        column=spec.name,
+                        row=row,
+                    )
+            return pd.Series(pd.Categorical(values, categories=spec.categories), name=spec.name)
+        if spec.kind == "datetime":
+            return pd.Series(pd.to_datetime(values), name=spec.name)
+        return pd.Series(values.to_numpy(dtype=object), name=spec.name)

@@ -1,0 +1,222 @@
+"""The command line, run in-process through its real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import skops.io
+
+from models import logistic
+from shipyard.cli.main import main
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    def invoke(*args: str) -> Result:
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def saved_model(tmp_path: Path) -> tuple[Path, Path]:
+    model, frame, target = logistic()
+    path = tmp_path / "model.skops"
+    skops.io.dump(model, path)
+    data = tmp_path / "train.parquet"
+    frame.assign(label=target).to_parquet(data)
+    return path, data
+
+
+def test_register_show_alias_card_and_search(run, saved_model, database_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", database_url)
+    path, data = saved_model
+    result = run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "credit",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--target-column",
+        "label",
+        "--metric",
+        "f1=0.8",
+        "--tag",
+        "team=risk",
+        "--description",
+        "Scores credit.",
+        "--alias",
+        "champion",
+    )
+    assert result.code == 0, result.err
+    assert "registered models:/credit/1" in result.out and "credit@champion" in result.out
+    listed = run("models", "list", "--json")
+    assert [m["name"] for m in json.loads(listed.out)] == ["credit"]
+    shown = json.loads(run("models", "show", "credit", "champion", "--json").out)
+    assert shown["version"] == 1 and shown["metrics"] == {"f1": 0.8}
+    assert [c["name"] for c in shown["signature"]["inputs"]] == ["age", "income", "score"]
+    text = run("models", "show", "credit").out
+    assert "champion" in text and "credit" in text
+    card = run("models", "card", "credit", "1")
+    assert card.code == 0 and card.out.startswith("# credit — version 1")
+    assert run("models", "versions", "--metric", "f1>=0.9", "--json").out.strip() == "[]"
+    assert len(json.loads(run("models", "versions", "--metric", "f1>0.5", "--json").out)) == 1
+    run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "credit",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--target-column",
+        "label",
+    )
+    moved = run("alias", "set", "credit", "champion", "2")
+    assert moved.code == 0 and "moved from version 1 to 2" in moved.out
+    assert run("alias", "delete", "credit", "champion").code == 0
+    archived = run("models", "archive", "credit", "1")
+    assert archived.code == 0
+    ready = json.loads(run("models", "versions", "credit", "--status", "ready", "--json").out)
+    assert [v["version"] for v in ready] == [2]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("models", "show", "ghost"), "no model named 'ghost'"),
+        (("models", "show", "../x"), "model name '../x' is not allowed"),
+        (("alias", "set", "ghost", "champion", "1"), "no model named 'ghost'"),
+        (("alias", "set", "m", "Bad Alias", "1"), "alias 'Bad Alias' is not allowed"),
+        (
+            ("models", "register", "missing.skops", "--name", "m", "--flavor", "sklearn"),
+            "does not exist",
+        ),
+        (("models", "versions", "--metric", "f1 is high"), "NAME OP NUMBER"),
+        (("models", "versions", "--status", "gone"), "--status 'gone' is not one of"),
+        (("models", "register", "x", "--name", "m", "--flavor", "tensorflow"), "unknown flavor"),
+    ],
+)
+def test_errors_are_one_line_with_a_non_zero_exit(run, args, words, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").write_text("x")
+    result = run(*args)
+    assert result.code != 0
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ") and words in lines[0]
+    assert "Traceback" not in result.err
+
+
+def test_pickles_need_the_trust_flag(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import joblib
+
+    model, frame, _ = logistic()
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    data = tmp_path / "train.csv"
+    frame.to_csv(data, index=False)
+    refused = run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+    )
+    assert refused.code == 1 and "--trust-pickle" in refused.err
+    allowed = run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--trust-pickle",
+    )
+    assert allowed.code == 0, allowed.err
+    # Stored as skops, so loading it back needs no trust.
+    from shipyard import load_model
+
+    loaded = load_model("models:/m/1")
+    assert (loaded.predict(frame) == model.predict(frame)).all()
+
+
+def test_db_upgrade_and_current(run, database_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", database_url)
+    first = run("db", "upgrade")
+    assert first.code == 0 and "upgraded from empty to" in first.out
+    again = run("db", "upgrade")
+    assert again.code == 0 and "up to date" in again.out
+    assert "up to date" in run("db", "current").out
+
+
+def test_bad_setting_is_one_line(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SHIPYARD_PORT", "not-a-port")
+    result = run("models", "list")
+    assert result.code == 1
+    assert result.err.startswith("error: invalid setting SHIPYARD_PORT")
+
+
+def test_empty_registry_points_at_the_quickstart(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("models", "list")
+    assert result.code == 0 and "shipyard quickstart" in result.out
+
+
+def test_training_data_file_problems(run, saved_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, data = saved_model
+    bad = run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--target-column",
+        "nope",
+    )
+    assert bad.code == 1 and "'nope' is not a column" in bad.err
+    odd = tmp_path / "train.xlsx"
+    odd.write_text("x")
+    wrong = run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(odd),
+    )
+    assert wrong.code == 1 and ".csv or .parquet" in wrong.err
+    pd.read_parquet(data)  # the fixture file itself is fine

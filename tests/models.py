@@ -1,0 +1,33 @@
+"""Small real models and data, trained in the test run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def classification_data(
+    rows: int = 300, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray[Any, Any]]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, rows),
+            "income": rng.normal(50_000, 15_000, rows),
+            "score": rng.uniform(0, 1, rows),
+        }
+    )
+    target = ((frame["score"] + frame["age"] / 100 + rng.normal(0, 0.2, rows)) > 0.9).astype(int)
+    return frame, target.to_numpy()
+
+
+def logistic(rows: int = 300, seed: int = 0) -> tuple[Any, pd.DataFrame, np.ndarray[Any, Any]]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame, target = classification_data(rows, seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(frame, target)
+    return model, frame, target

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard.errors import SignatureError
+from shipyard.schema import Signature
+
+
+@pytest.fixture
+def training() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "amount": [10.5, 20.0, 3.25],
+            "count": np.array([1, 2, 3], dtype="int64"),
+            "city": ["paris", "lima", "oslo"],
+            "member": [True, False, True],
+            "tier": pd.Categorical(["a", "b", "a"], categories=["a", "b", "c"]),
+            "discount": [0.1, None, 0.3],
+        }
+    )
+
+
+@pytest.fixture
+def signature(training: pd.DataFrame) -> Signature:
+    return Signature.infer(training)
+
+
+def row(**changes: Any) -> dict[str, Any]:
+    base = {
+        "amount": 1.5,
+        "count": 2,
+        "city": "rome",
+        "member": False,
+        "tier": "b",
+        "discount": 0.2,
+    }
+    return {**base, **changes}
+
+
+def test_inference_records_kinds_dtypes_and_ranges(signature: Signature) -> None:
+    specs = {c.name: c for c in signature.inputs}
+    assert signature.names == ["amount", "count", "city", "member", "tier", "discount"]
+    assert [specs[n].kind for n in signature.names] == [
+        "float",
+        "int",
+        "string",
+        "bool",
+        "category",
+        "float",
+    ]
+    assert specs["amount"].dtype == "float64" and specs["count"].dtype == "int64"
+    assert (specs["amount"].min, specs["amount"].max) == (3.25, 20.0)
+    assert specs["tier"].categories == ["a", "b", "c"]
+    assert specs["city"].categories == ["lima", "oslo", "paris"]
+    assert specs["discount"].nullable and not specs["amount"].nullable
+    assert Signature.model_validate_json(signature.model_dump_json()) == signature
+
+
+def test_valid_rows_come_back_in_order_with_training_dtypes(
+    signature: Signature, training: pd.DataFrame
+) -> None:
+    out = signature.validate([row(), row(amount=3, discount=None)])
+    assert list(out.columns) == signature.names
+    assert out["amount"].dtype == np.float64 and out["amount"].tolist() == [1.5, 3.0]
+    assert out["count"].dtype == np.int64
+    assert isinstance(out["tier"].dtype, pd.CategoricalDtype)
+    assert list(out["tier"].cat.categories) == ["a", "b", "c"]
+    assert np.isnan(out["discount"][1])
+    shuffled = training[list(reversed(training.columns))]
+    pd.testing.assert_frame_equal(signature.validate(shuffled), signature.validate(training))
+
+
+def test_int_in_float_column_is_fine(signature: Signature) -> None:
+    assert signature.validate([row(amount=7)])["amount"].tolist() == [7.0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "words"),
+    [
+        ({"amount": "12.5"}, "amount", "got string '12.5'"),
+        ({"amount": True}, "amount", "got boolean"),
+        ({"count": 2.5}, "count", "got float 2.5"),
+        ({"count": "2"}, "count", "got string"),
+        ({"city": 5}, "city", "got integer 5"),
+        ({"member": 1}, "member", "got integer"),
+        ({"tier": "z"}, "tier", "unknown category 'z'"),
+        ({"amount": None}, "amount", "missing value"),
+        ({"amount": float("nan")}, "amount", "missing value"),
+        ({"amount": float("inf")}, "amount", "not finite"),
+    ],
+)
+def test_wrong_values_name_the_column_row_and_value(
+    signature: Signature, changes: dict[str, Any], column: str, words: str
+) -> None:
+    with pytest.raises(SignatureError) as info:
+        signature.validate([row(), row(**changes)])
+    assert info.value.column == column
+    assert info.value.row == 1
+    assert repr(column) in str(info.value) and words in str(info.value)
+    assert info.value.status_code == 422
+
+
+def test_missing_and_extra_columns_are_named(signature: Signature) -> None:
+    incomplete = row()
+    del incomplete["city"]
+    with pytest.raises(SignatureError, match="missing column.*'city'"):
+        signature.validate([incomplete])
+    with pytest.raises(SignatureError, match="unexpected column.*'zip'"):
+        signature.validate([row(zip="75001")])
+    with pytest.raises(SignatureError, match="row 1 has no column 'city'"):
+        signature.validate([row(), incomplete | {"zip": 1}])
+
+
+def test_dataframe_dtypes_are_checked_without_casting(signature: Signature) -> None:
+    frame = pd.DataFrame([row(), row()])
+    frame["count"] = frame["count"].astype("float64") + 0.5
+    with pytest.raises(SignatureError, match="'count': expected int, got float 2.5 at row 0"):
+        signature.validate(frame)
+
+
+def test_arrays_and_columnar_mappings_are_accepted() -> None:
+    sig = Signature.infer(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))
+    out = sig.validate(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert out["b"].tolist() == [2.0, 4.0]
+    assert sig.validate({"a": [1, 2], "b": [3.5, 4.5]})["a"].tolist() == [1.0, 2.0]
+    assert sig.validate({"a": 1.0, "b": 2.0})["b"].tolist() == [2.0]
+    with pytest.raises(SignatureError, match=r"shape \[rows, 2\]"):
+        sig.validate(np.ones((3, 3)))
+    with pytest.raises(SignatureError, match="different lengths"):
+        sig.validate({"a": [1.0], "b": [1.0, 2.0]})
+    with pytest.raises(SignatureError, match="row 0 is a list"):
+        sig.validate([[1.0, 2.0]])  # type: ignore[list-item]
+
+
+def test_mixed_training_columns_are_refused() -> None:
+    with pytest.raises(SignatureError, match="'x'"):
+        Signature.infer(pd.DataFrame({"x": [1, "a"]}, dtype=object))

@@ -32,14 +32,14 @@ def _version_table(versions: list[ModelVersion], *, with_name: bool = False) -> 
     for column in ("version", "flavor", "status", "aliases", "metrics", "created"):
         table.add_column(column)
     for v in versions:
-        metrics = ", ".join(f"{k}={val:.4g}" for k, val in sorted(v.metrics.items())[:4])
+        metrics = ", ".join(f"{k} {val:.3g}" for k, val in sorted(v.metrics.items())[:3])
         row = [
             str(v.version),
             v.flavor,
             v.status,
             ", ".join(v.aliases),
             metrics,
-            f"{when(v.created_at)} {v.created_by}",
+            f"{v.created_at:%Y-%m-%d %H:%M} {v.created_by}",
         ]
         table.add_row(*([v.name] if with_name else []), *row)
     return table
@@ -67,9 +67,15 @@ def list_(
     for column in ("name", "versions", "aliases", "owner", "description", "updated"):
         table.add_column(column)
     for m in found:
-        aliases = ", ".join(f"{a}->{v}" for a, v in m.aliases.items())
+        aliases = ", ".join(f"{a}→{v}" for a, v in m.aliases.items())
+        description = m.description if len(m.description) <= 40 else m.description[:39] + "…"
         table.add_row(
-            m.name, str(m.latest_version), aliases, m.owner, m.description[:60], when(m.updated_at)
+            m.name,
+            str(m.latest_version),
+            aliases,
+            m.owner,
+            description,
+            f"{m.updated_at:%Y-%m-%d %H:%M}",
         )
     console.print(table)
 

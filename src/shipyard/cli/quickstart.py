@@ -67,6 +67,7 @@ def run() -> None:
     )
     trained, (x_train, y_train), (x_test, y_test) = _train()
 
+    before = {m.name: m.latest_version for m in registry.list_models(search=MODEL)}.get(MODEL, 0)
     registered = []
     for label, estimator, metrics, _ in trained:
         version = registry.register_model(
@@ -75,13 +76,18 @@ def run() -> None:
             training_data=x_train,
             target=y_train,
             metrics=metrics,
-            description=f"Benign (1) or malignant (0) tumour from cell-nucleus measurements; "
-            f"{label}.",
+            description=f"{label.capitalize()} on scikit-learn's breast-cancer dataset.",
             intended_use="Demonstration of Shipyard; not for medical decisions.",
             tags={"dataset": "sklearn-breast-cancer", "algorithm": label},
             reuse_identical=True,
         )
         registered.append((label, version))
+        state = "already registered, reused" if version.version <= before else "registered"
+        console.print(f"  {label}: {state} as {version.uri}")
+    registry.update_model(
+        MODEL,
+        description="Tells benign (1) from malignant (0) tumours from cell-nucleus measurements.",
+    )
 
     best = max(registered, key=lambda item: (item[1].metrics["f1"], -item[1].version))
     other = next(item for item in registered if item is not best)

@@ -130,9 +130,10 @@ class Registry:
                 row.owner = owner
             if clean_tags is not None:
                 row.tags = clean_tags
-            row.updated_at = utcnow()
             after = {"description": row.description, "owner": row.owner, "tags": row.tags}
-            self._event(s, actor, "model.update", "model", name, before, after)
+            if after != before:
+                row.updated_at = utcnow()
+                self._event(s, actor, "model.update", "model", name, before, after)
             return self._model(s, row)
 
     def get_model(self, name: str) -> Model:

@@ -153,7 +153,7 @@ def _status(value: str | None) -> VersionStatus | None:
         return None
     if value not in STATUSES:
         raise InvalidInputError(f"--status {value!r} is not one of: {', '.join(STATUSES)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 @app.command()

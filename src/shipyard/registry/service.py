@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import operator
-import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from shipyard.config import Settings
 from shipyard.errors import (
@@ -19,11 +15,12 @@ from shipyard.errors import (
     ArtifactIntegrityError,
     ConflictError,
     InvalidInputError,
-    ModelNotFoundError,
     VersionNotFoundError,
 )
+from shipyard.registry import rows
 from shipyard.registry.card import render_card
-from shipyard.registry.convert import clean_metrics, jsonable
+from shipyard.registry.convert import clean_metrics
+from shipyard.registry.filters import COMPARISONS, parse_metric_filter
 from shipyard.registry.lineage import os_user
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.names import validate_alias, validate_model_name, validate_tags
@@ -35,32 +32,6 @@ from shipyard.schema import Signature
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.database import Database
 from shipyard.store.tables import AliasRow, EventRow, ModelRow, VersionRow, utcnow
-
-_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-    "=": operator.eq,
-}
-_METRIC_FILTER = re.compile(r"^\s*([A-Za-z0-9_.:/-]+)\s*(>=|<=|==|!=|>|<|=)\s*(\S+)\s*$")
-
-
-def parse_metric_filter(text: str) -> tuple[str, str, float]:
-    """``"accuracy>=0.9"`` -> ``("accuracy", ">=", 0.9)``."""
-    match = _METRIC_FILTER.match(text)
-    if not match:
-        raise InvalidInputError(
-            f"metric filter {text!r} is not of the form NAME OP NUMBER (e.g. 'accuracy>=0.9'); "
-            "OP is one of >=, <=, >, <, ==, !="
-        )
-    name, op, raw = match.groups()
-    try:
-        return name, op, float(raw)
-    except ValueError:
-        raise InvalidInputError(f"metric filter {text!r}: {raw!r} is not a number") from None
 
 
 class Registry:
@@ -103,12 +74,14 @@ class Registry:
         clean_tags = validate_tags(dict(tags or {}))
         who = self._actor(actor)
         with self.db.session(write=True) as s:
-            created = self._insert_model(s, name, description, owner or who, clean_tags, who)
+            created = rows.insert_model(
+                s, self.db.dialect, name, description, owner or who, clean_tags, who
+            )
             if created is None:
                 raise ConflictError(
                     f"model {name!r} already exists; choose another name or update it"
                 )
-            return self._model(s, created)
+            return rows.to_model(s, created)
 
     def update_model(
         self,
@@ -122,7 +95,7 @@ class Registry:
         """Change a model's description, owner or tags (versions never change)."""
         clean_tags = None if tags is None else validate_tags(dict(tags))
         with self.db.session(write=True) as s:
-            row = self._model_row(s, name, lock=True)
+            row = rows.model_row(s, name, lock=True)
             before = {"description": row.description, "owner": row.owner, "tags": row.tags}
             if description is not None:
                 row.description = description
@@ -133,13 +106,13 @@ class Registry:
             after = {"description": row.description, "owner": row.owner, "tags": row.tags}
             if after != before:
                 row.updated_at = utcnow()
-                self._event(s, actor, "model.update", "model", name, before, after)
-            return self._model(s, row)
+                rows.add_event(s, self._actor(actor), "model.update", "model", name, before, after)
+            return rows.to_model(s, row)
 
     def get_model(self, name: str) -> Model:
         """A model by name; :class:`ModelNotFoundError` if there is none."""
         with self.db.session() as s:
-            return self._model(s, self._model_row(s, name))
+            return rows.to_model(s, rows.model_row(s, name))
 
     def list_models(
         self,
@@ -167,10 +140,10 @@ class Registry:
             query = query.where(ModelRow.owner == owner)
         wanted = validate_tags(dict(tags or {}))
         with self.db.session() as s:
-            rows = [
+            found = [
                 r for r in s.scalars(query) if all(r.tags.get(k) == v for k, v in wanted.items())
             ]
-            return [self._model(s, r) for r in rows[offset : offset + limit]]
+            return [rows.to_model(s, r) for r in found[offset : offset + limit]]
 
     # -- versions ----------------------------------------------------------------------
 
@@ -259,9 +232,9 @@ class Registry:
         who = self._actor(kw.get("actor"))
         description = kw.get("description") or ""
         with self.db.session(write=True) as s:
-            row = self._insert_model(s, name, description, who, {}, who)
+            row = rows.insert_model(s, self.db.dialect, name, description, who, {}, who)
             if row is None:
-                row = self._model_row(s, name)
+                row = rows.model_row(s, name)
             if kw.get("reuse_identical"):
                 same = s.scalars(
                     select(VersionRow)
@@ -273,7 +246,7 @@ class Registry:
                     .order_by(VersionRow.version)
                 ).first()
                 if same is not None:
-                    return self._version(s, same, name)
+                    return rows.to_version(s, same, name)
             s.execute(
                 update(ModelRow)
                 .where(ModelRow.id == row.id)
@@ -304,20 +277,20 @@ class Registry:
                 created_at=now,
                 status_changed_at=now,
             )
-            card = render_card(self._version(s, version, name, aliases=[]))
+            card = render_card(rows.to_version(s, version, name, aliases=[]))
             version.artifacts = {**prepared.artifacts, CARD_FILE: self._put_text(card)}
             s.add(version)
             s.flush()
-            self._event(
+            rows.add_event(
                 s,
-                who,
+                self._actor(who),
                 "version.create",
                 "version",
                 f"{name}/{number}",
                 None,
                 {"flavor": prepared.flavor, "artifact_digest": prepared.artifact_digest},
             )
-            return self._version(s, version, name, aliases=[])
+            return rows.to_version(s, version, name, aliases=[])
 
     def _put_text(self, text: str) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="shipyard-card-") as tmp:
@@ -329,13 +302,13 @@ class Registry:
     def get_version(self, name: str, version: int) -> ModelVersion:
         """One version by number."""
         with self.db.session() as s:
-            return self._version(s, self._version_row(s, name, version), name)
+            return rows.to_version(s, rows.version_row(s, name, version), name)
 
     def resolve(self, uri: str | ModelURI) -> ModelVersion:
         """The version a ``models:/`` URI names, read in one consistent transaction."""
         parsed = uri if isinstance(uri, ModelURI) else ModelURI.parse(uri)
         with self.db.session() as s:
-            model = self._model_row(s, parsed.name)
+            model = rows.model_row(s, parsed.name)
             if parsed.alias is not None:
                 number = s.scalar(
                     select(AliasRow.version).where(
@@ -343,7 +316,7 @@ class Registry:
                     )
                 )
                 if number is None:
-                    known = self._aliases(s, model.id)
+                    known = rows.aliases_of(s, model.id)
                     raise AliasNotFoundError(
                         f"model {parsed.name!r} has no alias {parsed.alias!r}; "
                         + (
@@ -364,7 +337,7 @@ class Registry:
             else:
                 number = parsed.version
             assert number is not None
-            return self._version(s, self._version_row(s, parsed.name, number), parsed.name)
+            return rows.to_version(s, rows.version_row(s, parsed.name, number), parsed.name)
 
     def list_versions(
         self,
@@ -394,7 +367,7 @@ class Registry:
         )
         with self.db.session() as s:
             if name is not None:
-                query = query.where(VersionRow.model_id == self._model_row(s, name).id)
+                query = query.where(VersionRow.model_id == rows.model_row(s, name).id)
             if status is not None:
                 query = query.where(VersionRow.status == status)
             if flavor is not None:
@@ -404,12 +377,12 @@ class Registry:
                 if any(row.tags.get(k) != v for k, v in wanted.items()):
                     continue
                 if not all(
-                    m in row.metrics and _COMPARISONS[op](row.metrics[m], value)
+                    m in row.metrics and COMPARISONS[op](row.metrics[m], value)
                     for m, op, value in filters
                 ):
                     continue
                 found.append((row, model_name))
-            return [self._version(s, r, n) for r, n in found[offset : offset + limit]]
+            return [rows.to_version(s, r, n) for r, n in found[offset : offset + limit]]
 
     def set_status(
         self, name: str, version: int, status: VersionStatus, *, actor: str | None = None
@@ -418,10 +391,12 @@ class Registry:
         if status not in STATUSES:
             raise InvalidInputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
         with self.db.session(write=True) as s:
-            model = self._model_row(s, name, lock=True)
-            row = self._version_row(s, name, version)
+            model = rows.model_row(s, name, lock=True)
+            row = rows.version_row(s, name, version)
             if status == "archived":
-                pointing = sorted(a for a, v in self._aliases(s, model.id).items() if v == version)
+                pointing = sorted(
+                    a for a, v in rows.aliases_of(s, model.id).items() if v == version
+                )
                 if pointing:
                     raise ConflictError(
                         f"version {version} of {name!r} is the target of alias(es) "
@@ -431,16 +406,16 @@ class Registry:
             if before != status:
                 row.status = status
                 row.status_changed_at = utcnow()
-                self._event(
+                rows.add_event(
                     s,
-                    actor,
+                    self._actor(actor),
                     "version.status",
                     "version",
                     f"{name}/{version}",
                     {"status": before},
                     {"status": status},
                 )
-            return self._version(s, row, name)
+            return rows.to_version(s, row, name)
 
     # -- aliases -----------------------------------------------------------------------
 
@@ -449,8 +424,8 @@ class Registry:
         validate_alias(alias)
         who = self._actor(actor)
         with self.db.session(write=True) as s:
-            model = self._model_row(s, name, lock=True)
-            target = self._version_row(s, name, version)
+            model = rows.model_row(s, name, lock=True)
+            target = rows.version_row(s, name, version)
             if target.status != "ready":
                 raise ConflictError(
                     f"version {version} of {name!r} is {target.status}; only a ready version can "
@@ -471,9 +446,9 @@ class Registry:
                 )
             else:
                 row.version, row.updated_by, row.updated_at = version, who, now
-            self._event(
+            rows.add_event(
                 s,
-                who,
+                self._actor(who),
                 "alias.set",
                 "alias",
                 f"{name}@{alias}",
@@ -493,7 +468,7 @@ class Registry:
         """Remove an alias; returns what it pointed at."""
         validate_alias(alias)
         with self.db.session(write=True) as s:
-            model = self._model_row(s, name, lock=True)
+            model = rows.model_row(s, name, lock=True)
             row = s.get(AliasRow, (model.id, alias))
             if row is None:
                 raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}")
@@ -505,8 +480,14 @@ class Registry:
                 updated_at=row.updated_at,
             )
             s.delete(row)
-            self._event(
-                s, actor, "alias.delete", "alias", f"{name}@{alias}", {"version": row.version}, None
+            rows.add_event(
+                s,
+                self._actor(actor),
+                "alias.delete",
+                "alias",
+                f"{name}@{alias}",
+                {"version": row.version},
+                None,
             )
             return gone
 
@@ -556,141 +537,3 @@ class Registry:
             query = query.where(EventRow.target == target)
         with self.db.session() as s:
             return [Event.model_validate(r, from_attributes=True) for r in s.scalars(query)]
-
-    def _event(
-        self,
-        s: Session,
-        actor: str | None,
-        action: str,
-        kind: str,
-        target: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-    ) -> None:
-        s.add(
-            EventRow(
-                at=utcnow(),
-                actor=self._actor(actor),
-                action=action,
-                target_kind=kind,
-                target=target,
-                before=jsonable(before),
-                after=jsonable(after),
-            )
-        )
-
-    # -- rows <-> records ----------------------------------------------------------------
-
-    def _insert_model(
-        self, s: Session, name: str, description: str, owner: str, tags: dict[str, str], who: str
-    ) -> ModelRow | None:
-        """Insert a model unless the name exists (race-free on both backends); returns the new
-        row, or ``None`` when it already existed."""
-        now = utcnow()
-        dialect_insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        values = {
-            "name": name,
-            "description": description,
-            "owner": owner,
-            "tags": tags,
-            "latest_version": 0,
-            "created_by": who,
-            "created_at": now,
-            "updated_at": now,
-        }
-        result = s.execute(
-            dialect_insert(ModelRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["name"])
-            .returning(ModelRow.id)
-        )
-        if result.scalar() is None:
-            return None
-        row = self._model_row(s, name)
-        self._event(
-            s,
-            who,
-            "model.create",
-            "model",
-            name,
-            None,
-            {"description": description, "owner": owner, "tags": tags},
-        )
-        return row
-
-    def _model_row(self, s: Session, name: str, *, lock: bool = False) -> ModelRow:
-        validate_model_name(name)
-        query = select(ModelRow).where(ModelRow.name == name)
-        if lock and self.db.dialect == "postgresql":
-            query = query.with_for_update()
-        row = s.scalars(query).first()
-        if row is None:
-            raise ModelNotFoundError(
-                f"no model named {name!r}; list models with: shipyard models list"
-            )
-        return row
-
-    def _version_row(self, s: Session, name: str, version: int) -> VersionRow:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InvalidInputError(f"version must be a positive integer; got {version!r}")
-        row = s.scalars(
-            select(VersionRow)
-            .join(ModelRow, VersionRow.model_id == ModelRow.id)
-            .where(ModelRow.name == name, VersionRow.version == version)
-        ).first()
-        if row is None:
-            self._model_row(s, name)  # a missing model is reported as such
-            raise VersionNotFoundError(
-                f"model {name!r} has no version {version}; list them with: "
-                f"shipyard models show {name}"
-            )
-        return row
-
-    @staticmethod
-    def _aliases(s: Session, model_id: int) -> dict[str, int]:
-        rows = s.execute(
-            select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_id)
-        )
-        return {alias: version for alias, version in sorted(rows)}
-
-    def _model(self, s: Session, row: ModelRow) -> Model:
-        return Model(
-            name=row.name,
-            description=row.description,
-            owner=row.owner,
-            tags=row.tags,
-            latest_version=row.latest_version,
-            aliases=self._aliases(s, row.id),
-            created_by=row.created_by,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-
-    def _version(
-        self, s: Session, row: VersionRow, name: str, *, aliases: list[str] | None = None
-    ) -> ModelVersion:
-        if aliases is None:
-            aliases = [a for a, v in self._aliases(s, row.model_id).items() if v == row.version]
-        return ModelVersion(
-            name=name,
-            version=row.version,
-            flavor=row.flavor,
-            status=row.status,  # type: ignore[arg-type]
-            description=row.description,
-            intended_use=row.intended_use,
-            signature=Signature.model_validate(row.signature),
-            profile=row.profile,
-            target_profile=row.target_profile,
-            prediction_profile=row.prediction_profile,
-            params=row.params,
-            metrics=row.metrics,
-            tags=row.tags,
-            lineage=row.lineage,
-            flavor_metadata=row.flavor_metadata,
-            artifacts=row.artifacts,
-            artifact_digest=row.artifact_digest,
-            aliases=aliases,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            status_changed_at=row.status_changed_at,
-        )

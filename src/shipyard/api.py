@@ -58,10 +58,10 @@ def register_model(
     )
 
 
-def load_model(uri: str, *, trust_pickle: bool | None = None) -> LoadedModel:
+def load_model(uri: str) -> LoadedModel:
     """Load ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``; its ``predict(DataFrame)``
     validates input against the signature before predicting."""
-    return get_registry().load(uri, trust_pickle=trust_pickle)
+    return get_registry().load(uri)
 
 
 def set_alias(name: str, alias: str, version: int) -> Alias:

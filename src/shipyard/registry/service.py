@@ -493,18 +493,15 @@ class Registry:
 
     # -- artifacts -----------------------------------------------------------------------
 
-    def load(self, target: str | ModelVersion, *, trust_pickle: bool | None = None) -> LoadedModel:
+    def load(self, target: str | ModelVersion) -> LoadedModel:
         """Load a version (by URI or record) after checking every file's sha256."""
         version = target if isinstance(target, ModelVersion) else self.resolve(target)
         runtime_class = get_runtime(version.flavor)
-        trust = self.settings.trust_pickle if trust_pickle is None else trust_pickle
         model_files = {k: v for k, v in version.artifacts.items() if k.startswith(f"{MODEL_DIR}/")}
         what = f"model {version.name!r} version {version.version}"
         with tempfile.TemporaryDirectory(prefix="shipyard-load-") as tmp:
             self.artifacts.materialize(model_files, Path(tmp), what=what)
-            runtime = runtime_class.load(
-                Path(tmp) / MODEL_DIR, version.flavor_metadata, trust_pickle=trust
-            )
+            runtime = runtime_class.load(Path(tmp) / MODEL_DIR, version.flavor_metadata)
         return LoadedModel(version, runtime)
 
     def read_artifact(self, name: str, version: int, file: str) -> bytes:

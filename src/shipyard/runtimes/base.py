@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import importlib.metadata
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import MissingDependencyError, UnsupportedModelError
+from shipyard.errors import MissingDependencyError, UnsupportedModelError, UntrustedArtifactError
 
 JSONDict = dict[str, Any]
 
@@ -54,6 +54,21 @@ def package_versions(*names: str) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return found
+
+
+def plain_labels(values: Iterable[Any]) -> list[Any]:
+    """Class labels as JSON-serialisable Python scalars (numpy scalars unwrapped)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def check_pickle_trusted(path: Path, trust_pickle: bool, advice: str = "") -> None:
+    """Refuse a user-supplied pickle unless the caller explicitly trusts it."""
+    if not trust_pickle:
+        raise UntrustedArtifactError(
+            f"{path.name} is a pickle, which can run arbitrary code when loaded; {advice}"
+            "if you made this file yourself, pass --trust-pickle (trust_pickle=True, "
+            "SHIPYARD_TRUST_PICKLE=1) to load it"
+        )
 
 
 class Runtime(ABC):
@@ -92,8 +107,15 @@ class Runtime(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, path: Path, metadata: Mapping[str, Any], *, trust_pickle: bool = False) -> Self:
-        """Read back what :meth:`save` wrote into ``path``."""
+    def load(cls, path: Path, metadata: Mapping[str, Any]) -> Self:
+        """Read back what :meth:`save` wrote into ``path``.
+
+        The caller has checked every file's sha256 against the registry, so a runtime may
+        read formats it wrote itself (river's pickle) without a trust flag; files a user
+        brings go through :meth:`from_file`, which refuses pickles unless trusted.
+        Runtimes that need more than the model object take it as keyword-only
+        constructor arguments filled from ``metadata``.
+        """
 
     @classmethod
     def from_file(cls, path: Path, *, trust_pickle: bool = False, **options: Any) -> Self:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import UnsupportedModelError, UntrustedArtifactError
-from shipyard.runtimes.base import JSONDict, Runtime, mro_roots
+from shipyard.runtimes.base import JSONDict, Runtime, check_pickle_trusted, mro_roots
 
 _FILE = "model.skops"
 #: Libraries whose types a user-supplied skops file may contain without a trust flag.
@@ -98,7 +98,7 @@ class SklearnRuntime(Runtime):
         return {"file": _FILE, "format": "skops", "trusted_types": _untrusted(file)}
 
     @classmethod
-    def load(cls, path: Path, metadata: Mapping[str, Any], *, trust_pickle: bool = False) -> Self:
+    def load(cls, path: Path, metadata: Mapping[str, Any]) -> Self:
         import skops.io
 
         file = path / str(metadata.get("file", _FILE))
@@ -127,12 +127,7 @@ class SklearnRuntime(Runtime):
                 )
             model = skops.io.load(path, trusted=types)
         elif suffix in (".pkl", ".pickle", ".joblib"):
-            if not trust_pickle:
-                raise UntrustedArtifactError(
-                    f"{path.name} is a pickle, which can run arbitrary code when loaded; "
-                    "save the model with skops instead, or, if you made this file yourself, "
-                    "pass --trust-pickle (trust_pickle=True, SHIPYARD_TRUST_PICKLE=1) to load it"
-                )
+            check_pickle_trusted(path, trust_pickle, "save the model with skops instead, or, ")
             if suffix == ".joblib":
                 import joblib  # type: ignore[import-untyped]
 

@@ -220,3 +220,27 @@ def test_training_data_file_problems(run, saved_model, tmp_path) -> None:  # typ
     )
     assert wrong.code == 1 and ".csv or .parquet" in wrong.err
     pd.read_parquet(data)  # the fixture file itself is fine
+
+
+def test_update_changes_description_owner_and_tags(run, saved_model) -> None:  # type: ignore[no-untyped-def]
+    path, data = saved_model
+    run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--target-column",
+        "label",
+    )
+    assert run("models", "update", "m").code == 1
+    changed = run(
+        "models", "update", "m", "--description", "new", "--owner", "ana", "--tag", "team=risk"
+    )
+    assert changed.code == 0, changed.err
+    model = json.loads(run("models", "list", "--json").out)[0]
+    assert (model["description"], model["owner"], model["tags"]) == ("new", "ana", {"team": "risk"})

@@ -285,3 +285,19 @@ def restore(name: str, version: int) -> None:
     """Make an archived version ready again."""
     registry().set_status(name, version, "ready")
     console.print(f"models:/{name}/{version} is ready")
+
+
+@app.command()
+def update(
+    name: str = typer.Argument(..., help="Model name."),
+    description: str = typer.Option(None, help="New description."),
+    owner: str = typer.Option(None, help="New owner."),
+    tag: list[str] = typer.Option(None, help="KEY=VALUE; replaces all tags. Repeatable."),
+) -> None:
+    """Change a model's description, owner or tags (versions never change)."""
+    if description is None and owner is None and not tag:
+        raise InvalidInputError("nothing to change; give --description, --owner or --tag")
+    model = registry().update_model(
+        name, description=description, owner=owner, tags=pairs(tag, "--tag") if tag else None
+    )
+    console.print(f"updated model {model.name}")

@@ -1,16 +1,14 @@
 """Pure statistics: reference profiles, data fingerprints (numpy/pandas/scipy, no I/O)."""
 
+from shipyard.stats._columns import QUANTILE_LEVELS, ProfileKind, quantile_key
 from shipyard.stats.fingerprint import DataFingerprint, fingerprint
 from shipyard.stats.profile import (
-    QUANTILE_LEVELS,
     ColumnProfile,
     DatasetProfile,
     Histogram,
-    ProfileKind,
     profile_frame,
     profile_series,
     profile_values,
-    quantile_key,
 )
 
 __all__ = [

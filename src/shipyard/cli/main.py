@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import pydantic
 import typer
 
@@ -54,14 +53,9 @@ def _debug() -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``shipyard`` console script."""
-    command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="shipyard", standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("aborted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        # Standalone mode: usage errors are shown with the usage line and exit 2.
+        app(args=argv, prog_name="shipyard")
     except ShipyardError as exc:
         if _debug():
             raise
@@ -79,10 +73,6 @@ def main(argv: list[str] | None = None) -> None:
             f"unexpected {type(exc).__name__}: {exc}. Run again with SHIPYARD_DEBUG=1 "
             "for the traceback, and report it"
         )
-    else:
-        if isinstance(result, int) and result:
-            sys.exit(result)
-
 
 if __name__ == "__main__":
     main()

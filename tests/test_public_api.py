@@ -10,6 +10,24 @@ from shipyard.errors import SignatureError
 
 def test_all_is_sorted_and_every_name_exists() -> None:
     assert shipyard.__all__ == sorted(shipyard.__all__)
+    assert shipyard.__all__ == [
+        "Alias",
+        "LoadedModel",
+        "Model",
+        "ModelVersion",
+        "PythonModel",
+        "Registry",
+        "Settings",
+        "ShipyardError",
+        "Signature",
+        "SignatureError",
+        "__version__",
+        "delete_alias",
+        "get_registry",
+        "load_model",
+        "register_model",
+        "set_alias",
+    ]
     for name in shipyard.__all__:
         assert hasattr(shipyard, name), name
 

@@ -139,3 +139,86 @@ def test_arrays_and_columnar_mappings_are_accepted() -> None:
 def test_mixed_training_columns_are_refused() -> None:
     with pytest.raises(SignatureError, match="'x'"):
         Signature.infer(pd.DataFrame({"x": [1, "a"]}, dtype=object))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value", "words"),
+    [
+        ("int8", 1000, "out of range for int8"),
+        ("uint8", -1, "out of range for uint8"),
+        ("int64", 2**64, "out of range for int64"),
+        ("int32", 3_000_000_000, "out of range for int32"),
+    ],
+)
+def test_integers_never_wrap_around(dtype: str, value: int, words: str) -> None:
+    sig = Signature.infer(pd.DataFrame({"n": np.array([1, 2], dtype=dtype)}))
+    with pytest.raises(SignatureError, match=words):
+        sig.validate([{"n": 1}, {"n": value}])
+    if value < 2**64:
+        frame = pd.DataFrame({"n": np.array([value], dtype="uint64" if value > 0 else "int64")})
+        with pytest.raises(SignatureError, match=words):
+            sig.validate(frame)
+
+
+def test_unsigned_values_that_fit_are_accepted() -> None:
+    sig = Signature.infer(pd.DataFrame({"n": np.array([1, 2], dtype="int64")}))
+    out = sig.validate(pd.DataFrame({"n": np.array([5], dtype="uint64")}))
+    assert out["n"].dtype == np.int64 and out["n"].tolist() == [5]
+    with pytest.raises(SignatureError, match="out of range for int64"):
+        sig.validate(pd.DataFrame({"n": np.array([2**63], dtype="uint64")}))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"), [("float32", 1e300), ("float64", 10**400), ("float32", -1e39)]
+)
+def test_floats_too_large_for_the_column_are_refused(dtype: str, value: float) -> None:
+    sig = Signature.infer(pd.DataFrame({"x": np.array([1.0], dtype=dtype)}))
+    with pytest.raises(SignatureError, match=f"too large for {dtype}"):
+        sig.validate([{"x": 1.0}, {"x": value}])
+
+
+def test_infinity_is_accepted_where_training_had_it() -> None:
+    sig = Signature.infer(pd.DataFrame({"x": [1.0, np.inf]}))
+    assert sig.validate([{"x": float("-inf")}])["x"].tolist() == [float("-inf")]
+
+
+def test_integer_categories_validate_by_membership() -> None:
+    training = pd.DataFrame({"c": pd.Categorical([1, 2, 3])})
+    sig = Signature.infer(training)
+    out = sig.validate(training)
+    assert list(out["c"].cat.categories) == [1, 2, 3] and out["c"].tolist() == [1, 2, 3]
+    assert sig.validate([{"c": 2}])["c"].tolist() == [2]
+    for wrong in ("1", True, 4):
+        with pytest.raises(SignatureError, match="unknown category"):
+            sig.validate([{"c": wrong}])
+
+
+def test_datetimes_keep_their_dtype_and_time_zone_rules() -> None:
+    import datetime
+
+    naive = Signature.infer(pd.DataFrame({"t": pd.to_datetime(["2024-01-01"])}))
+    out = naive.validate([{"t": "2024-02-01T10:00:00"}, {"t": pd.Timestamp("2024-03-01")}])
+    assert str(out["t"].dtype) == naive.inputs[0].dtype
+    assert out["t"].tolist() == [pd.Timestamp("2024-02-01 10:00"), pd.Timestamp("2024-03-01")]
+    with pytest.raises(SignatureError, match="without a time zone"):
+        naive.validate([{"t": "2024-02-01T10:00:00+02:00"}])
+    with pytest.raises(SignatureError, match="not a datetime"):
+        naive.validate([{"t": "yesterday"}])
+    with pytest.raises(SignatureError, match="expected datetime, got time"):
+        naive.validate([{"t": datetime.time(1, 2)}])
+    aware = Signature.infer(pd.DataFrame({"t": pd.to_datetime(["2024-01-01"], utc=True)}))
+    moved = aware.validate([{"t": "2024-02-01T10:00:00+02:00"}])["t"][0]
+    assert moved == pd.Timestamp("2024-02-01 08:00", tz="UTC")
+    with pytest.raises(SignatureError, match="with a time zone"):
+        aware.validate([{"t": "2024-02-01T10:00:00"}])
+
+
+def test_nullable_integers_and_odd_inputs() -> None:
+    sig = Signature.infer(pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}))
+    out = sig.validate([{"n": 3}, {"n": None}])
+    assert str(out["n"].dtype) == "Int64" and out["n"].isna().tolist() == [False, True]
+    floats = Signature.infer(pd.DataFrame({"a": [1.0]}))
+    with pytest.raises(SignatureError, match="column names must be strings"):
+        floats.validate(pd.DataFrame({0: [1.0]}))
+    with pytest.raises(SignatureError, match="got list"):
+        floats.validate([{"a": [1, 2]}])

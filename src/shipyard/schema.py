@@ -9,8 +9,10 @@ naming the column, the row and the value.
 
 from __future__ import annotations
 
+import datetime
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -203,9 +205,12 @@ def _accepts(kind: Kind, value: Any) -> bool:
         return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
             value, bool | np.bool_
         )
-    if kind in ("string", "category"):
+    if kind == "string":
         return isinstance(value, str)
-    return isinstance(value, pd.Timestamp | np.datetime64) or hasattr(value, "isoformat")
+    if kind == "category":
+        return not isinstance(value, list | dict | tuple | set)  # membership is checked later
+    # datetime: timestamps, or ISO 8601 strings (JSON has no datetime type)
+    return isinstance(value, pd.Timestamp | np.datetime64 | datetime.datetime | str)
 
 
 _NUMPY_OK: dict[Kind, tuple[str, ...]] = {
@@ -251,7 +256,13 @@ class Signature(BaseModel):
         """
         names = self.names
         frame = _frame(rows, names)
-        present = [str(c) for c in frame.columns]
+        odd = [c for c in frame.columns if not isinstance(c, str)]
+        if odd:
+            raise SignatureError(
+                f"column names must be strings; got {', '.join(map(repr, odd[:5]))}; "
+                f"expected columns: {', '.join(names)}"
+            )
+        present = list(frame.columns)
         missing = [n for n in names if n not in set(present)]
         if missing:
             raise SignatureError(
@@ -268,7 +279,18 @@ class Signature(BaseModel):
             )
         if frame.columns.has_duplicates:
             raise SignatureError("a column is given twice; send each column once")
-        out = {spec.name: self._column(spec, frame[spec.name]) for spec in self.inputs}
+        out = {}
+        for spec in self.inputs:
+            try:
+                out[spec.name] = self._column(spec, frame[spec.name])
+            except SignatureError:
+                raise
+            except (TypeError, ValueError, OverflowError) as exc:  # anything left unforeseen
+                raise SignatureError(
+                    f"column {spec.name!r}: cannot be read as {spec.kind} ({exc}); send "
+                    f"{spec.kind} values",
+                    column=spec.name,
+                ) from exc
         return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
     def _column(self, spec: ColumnSpec, series: pd.Series[Any]) -> pd.Series[Any]:
@@ -326,19 +348,9 @@ class Signature(BaseModel):
         self, spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
     ) -> pd.Series[Any]:
         if spec.kind == "float":
-            array = values.to_numpy(dtype=spec.dtype, na_value=np.nan)
-            if not spec.allow_inf:
-                infinite = np.isinf(array)
-                if infinite.any():
-                    row = int(np.argmax(infinite))
-                    raise SignatureError(
-                        f"column {spec.name!r}: {array[row]} at row {row} is not finite; "
-                        "training data had only finite values in this column",
-                        column=spec.name,
-                        row=row,
-                    )
-            return pd.Series(array, name=spec.name)
+            return pd.Series(_floats(spec, values), name=spec.name)
         if spec.kind == "int":
+            _check_int_range(spec, values, missing)
             if missing.any():
                 return pd.Series(values, name=spec.name).astype("Int64")
             return pd.Series(values.to_numpy(dtype=spec.dtype), name=spec.name)
@@ -347,16 +359,102 @@ class Signature(BaseModel):
                 return pd.Series(values, name=spec.name).astype("boolean")
             return pd.Series(values.to_numpy(dtype=bool), name=spec.name)
         if spec.kind == "category":
-            known = set(spec.categories or [])
+            categories = spec.categories or []
+            known = {(_type_name(c), c) for c in categories}
             for row, value in enumerate(values):
-                if not missing[row] and value not in known:
+                if not missing[row] and (_type_name(value), value) not in known:
                     raise SignatureError(
                         f"column {spec.name!r}: unknown category {_show(value)} at row {row}; "
-                        f"expected one of: {', '.join(map(str, spec.categories or []))}",
+                        f"expected one of: {', '.join(map(str, categories))}",
                         column=spec.name,
                         row=row,
                     )
-            return pd.Series(pd.Categorical(values, categories=spec.categories), name=spec.name)
+            return pd.Series(pd.Categorical(values, categories=categories), name=spec.name)
         if spec.kind == "datetime":
-            return pd.Series(pd.to_datetime(values), name=spec.name)
+            return pd.Series(_datetimes(spec, values, missing), name=spec.name)
         return pd.Series(values.to_numpy(dtype=object), name=spec.name)
+
+
+def _floats(spec: ColumnSpec, values: pd.Series[Any]) -> np.ndarray[Any, Any]:
+    """Values as the column's float dtype. A value the dtype cannot hold, or ±inf where
+    training had none, is an error naming the row."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            array: np.ndarray[Any, Any] | None = values.to_numpy(dtype=spec.dtype, na_value=np.nan)
+        except OverflowError:  # a Python int beyond the float range
+            array = None
+    suspects = range(len(values)) if array is None else np.flatnonzero(np.isinf(array))
+    for row in suspects:
+        value = values.iloc[int(row)]
+        try:
+            number: float | None = float(value)
+        except OverflowError:
+            number = None  # beyond any float
+        if number is not None and math.isinf(number):
+            if not spec.allow_inf:
+                raise SignatureError(
+                    f"column {spec.name!r}: {_show(value)} at row {row} is not finite; "
+                    "training data had only finite values in this column",
+                    column=spec.name,
+                    row=int(row),
+                )
+        elif number is None or (array is not None and np.isinf(array[row])):
+            raise SignatureError(
+                f"column {spec.name!r}: {_show(value)} at row {row} is too large for {spec.dtype}",
+                column=spec.name,
+                row=int(row),
+            )
+    assert array is not None
+    return array
+
+
+def _check_int_range(
+    spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
+) -> None:
+    """Refuse integers the column's dtype cannot hold instead of letting them wrap around."""
+    info = np.iinfo(spec.dtype)
+    array = values.to_numpy()
+    if array.dtype.kind in "iu" and np.can_cast(array.dtype, spec.dtype):
+        return
+    objects = array.astype(object)
+    for row, value in enumerate(objects):
+        if not missing[row] and not info.min <= int(value) <= info.max:
+            raise SignatureError(
+                f"column {spec.name!r}: {_show(value)} at row {row} is out of range for "
+                f"{spec.dtype} ({info.min} to {info.max})",
+                column=spec.name,
+                row=row,
+            )
+
+
+def _datetimes(
+    spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
+) -> pd.Series[Any]:
+    """Timestamps (or ISO 8601 strings) as the column's datetime dtype; time zones must
+    match training (both naive, or both aware)."""
+    aware = "," in spec.dtype  # e.g. "datetime64[ns, UTC]"
+    stamps: list[Any] = []
+    for row, value in enumerate(values):
+        if missing[row]:
+            stamps.append(pd.NaT)
+            continue
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError) as exc:
+            raise SignatureError(
+                f"column {spec.name!r}: {_show(value)} at row {row} is not a datetime "
+                "(send an ISO 8601 string such as '2026-01-31T12:00:00')",
+                column=spec.name,
+                row=row,
+            ) from exc
+        if (stamp.tzinfo is not None) != aware:
+            expected = "with a time zone" if aware else "without a time zone"
+            raise SignatureError(
+                f"column {spec.name!r}: {_show(value)} at row {row} must be a datetime "
+                f"{expected}, as in training",
+                column=spec.name,
+                row=row,
+            )
+        stamps.append(stamp)
+    parsed = pd.to_datetime(pd.Series(stamps, dtype="object"), utc=aware)
+    return parsed.astype(cast(Any, spec.dtype))

@@ -244,3 +244,18 @@ def test_update_changes_description_owner_and_tags(run, saved_model) -> None:  #
     assert changed.code == 0, changed.err
     model = json.loads(run("models", "list", "--json").out)[0]
     assert (model["description"], model["owner"], model["tags"]) == ("new", "ana", {"team": "risk"})
+
+
+def test_usage_errors_are_shown_as_usage_not_as_internal_errors(run) -> None:  # type: ignore[no-untyped-def]
+    for args in (
+        ("bogus",),
+        ("models", "list", "--bogus"),
+        ("alias", "set", "m", "champion", "two"),
+    ):
+        result = run(*args)
+        assert result.code == 2, args
+        assert "unexpected" not in result.err and "Traceback" not in result.err
+        assert "Usage:" in result.err
+    assert "Invalid value" in run("alias", "set", "m", "champion", "two").err
+    bare = run()
+    assert bare.code in (0, 2) and "models" in bare.out + bare.err

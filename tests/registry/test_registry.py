@@ -168,7 +168,8 @@ def test_missing_things_are_reported_by_name(registry: Registry) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../x", "", "a" * 129, "a b", "x/y", "-lead", "trail-", "a..b", "naïve", "a\x00"]
+    "name",
+    ["../x", "", "a" * 129, "a b", "x/y", "-lead", "trail-", "a..b", "naïve", "a\x00", "fraud\n"],
 )
 def test_bad_model_names_are_refused_everywhere(registry: Registry, name: str) -> None:
     model, frame, _ = logistic(rows=50)
@@ -180,7 +181,9 @@ def test_bad_model_names_are_refused_everywhere(registry: Registry, name: str) -
         registry.resolve(f"models:/{name}/1")
 
 
-@pytest.mark.parametrize("alias", ["", "Champion", "1", "latest", "a b", "../x", "a" * 65])
+@pytest.mark.parametrize(
+    "alias", ["", "Champion", "1", "latest", "a b", "../x", "a" * 65, "champion\n", "ünique"]
+)
 def test_bad_aliases_are_refused(registry: Registry, alias: str) -> None:
     model, frame, _ = logistic(rows=50)
     registry.register_model(model, "m", training_data=frame)
@@ -189,7 +192,18 @@ def test_bad_aliases_are_refused(registry: Registry, alias: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["m@champion", "models:/m", "models:/m/0", "models:/m/x", "models:/m/-1", "models:/"]
+    "uri",
+    [
+        "m@champion",
+        "models:/m",
+        "models:/m/0",
+        "models:/m/x",
+        "models:/m/-1",
+        "models:/",
+        "models:/m/\u00b2",
+        "models:/m/\u0663",
+        "models:/m/01",
+    ],
 )
 def test_bad_uris_say_which_forms_are_accepted(registry: Registry, uri: str) -> None:
     with pytest.raises(InvalidURIError, match="models:/NAME@ALIAS"):
@@ -324,3 +338,22 @@ def test_reference_sample_is_bounded_and_kept_as_parquet(registry: Registry) -> 
     assert list(sample.columns) == ["age", "income", "score", "__target__", "__prediction__"]
     merged = sample.merge(frame.assign(__target__=target), on=["age", "income", "score"])
     assert (merged["__target___x"] == merged["__target___y"]).all()
+
+
+def test_tag_keys_are_validated(registry: Registry) -> None:
+    for key in ("k\n", "", "a b", "x" * 129):
+        with pytest.raises(InvalidNameError):
+            registry.create_model("m", tags={key: "v"})
+
+
+def test_registering_again_repairs_a_damaged_artifact(registry: Registry) -> None:
+    model, frame, _ = logistic()
+    version = registry.register_model(model, "m", training_data=frame)
+    entry = next(v for k, v in version.artifacts.items() if k.startswith("model/"))
+    blob = registry.artifacts.blob_path(entry["sha256"])
+    blob.chmod(0o644)
+    blob.write_bytes(b"garbage")
+    with pytest.raises(ArtifactIntegrityError):
+        registry.load("models:/m/1")
+    registry.register_model(model, "m", training_data=frame)
+    assert (registry.load("models:/m/1").predict(frame) == model.predict(frame)).all()

@@ -103,3 +103,14 @@ def test_symbolic_links_are_refused(store: ArtifactStore, tmp_path: Path) -> Non
     (source / "link").symlink_to(secret)
     with pytest.raises(InvalidNameError, match="symbolic link"):
         store.put_directory(source)
+
+
+def test_storing_again_replaces_a_damaged_blob(store: ArtifactStore, tmp_path: Path) -> None:
+    source = _file(tmp_path, "w.bin", b"good bytes")
+    digest, _ = store.put_file(source)
+    blob = store.blob_path(digest)
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b"bad")
+    assert store.put_file(source) == (digest, len(b"good bytes"))
+    assert store.read_verified(digest, what="m") == b"good bytes"
+    assert list((store.root / "incoming").iterdir()) == []

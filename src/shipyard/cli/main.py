@@ -74,5 +74,6 @@ def main(argv: list[str] | None = None) -> None:
             "for the traceback, and report it"
         )
 
+
 if __name__ == "__main__":
     main()

@@ -20,8 +20,8 @@ app = typer.Typer(help="Browse and register models and their versions.", no_args
 
 def _version_of(name: str, ref: str) -> ModelVersion:
     """A version from a number (``3``) or an alias (``champion``)."""
-    if ref.isdigit():
-        return registry().get_version(name, int(ref))
+    if ref.isascii() and ref.isdigit():
+        return registry().resolve(ModelURI.parse(f"models:/{name}/{ref}"))
     return registry().resolve(ModelURI.parse(f"models:/{name}@{ref}"))
 
 

@@ -11,9 +11,9 @@ ALIAS_MAX = 64
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 1024
 
-_MODEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_ALIAS = re.compile(r"^[a-z](?:[a-z0-9_-]*[a-z0-9])?$")
-_TAG_KEY = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+_MODEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?", re.ASCII)
+_ALIAS = re.compile(r"[a-z](?:[a-z0-9_-]*[a-z0-9])?", re.ASCII)
+_TAG_KEY = re.compile(r"[A-Za-z0-9_.:/-]+", re.ASCII)
 #: Alias names with a fixed meaning in URIs.
 RESERVED_ALIASES = frozenset({"latest"})
 
@@ -30,7 +30,7 @@ def validate_model_name(name: object) -> str:
         raise InvalidNameError(
             f"model name is {len(name)} characters long; the limit is {MODEL_NAME_MAX}"
         )
-    if not _MODEL.match(name) or ".." in name:
+    if not _MODEL.fullmatch(name) or ".." in name:
         raise InvalidNameError(
             f"model name {name!r} is not allowed; use letters, digits, '.', '_' and '-', "
             "starting and ending with a letter or digit (e.g. 'fraud-detector')"
@@ -48,7 +48,7 @@ def validate_alias(alias: object) -> str:
         raise InvalidNameError("alias is empty; give a name such as 'champion'")
     if len(alias) > ALIAS_MAX:
         raise InvalidNameError(f"alias is {len(alias)} characters long; the limit is {ALIAS_MAX}")
-    if not _ALIAS.match(alias):
+    if not _ALIAS.fullmatch(alias):
         raise InvalidNameError(
             f"alias {alias!r} is not allowed; use lowercase letters, digits, '_' and '-', "
             "starting with a letter (e.g. 'champion', 'challenger', 'staging')"
@@ -69,7 +69,12 @@ def validate_tags(tags: object) -> dict[str, str]:
         raise InvalidNameError(f"tags must be a mapping of strings to strings; got {tags!r}")
     clean: dict[str, str] = {}
     for key, value in tags.items():
-        if not isinstance(key, str) or not key or len(key) > TAG_KEY_MAX or not _TAG_KEY.match(key):
+        if (
+            not isinstance(key, str)
+            or not key
+            or len(key) > TAG_KEY_MAX
+            or not _TAG_KEY.fullmatch(key)
+        ):
             raise InvalidNameError(
                 f"tag key {key!r} is not allowed; use 1-{TAG_KEY_MAX} letters, digits or _.:/-"
             )

@@ -233,8 +233,8 @@ class Registry:
         description = kw.get("description") or ""
         with self.db.session(write=True) as s:
             row = rows.insert_model(s, self.db.dialect, name, description, who, {}, who)
-            if row is None:
-                row = rows.model_row(s, name)
+            if row is None:  # lock it, so the reuse check and the numbering below are atomic
+                row = rows.model_row(s, name, lock=True)
             if kw.get("reuse_identical"):
                 same = s.scalars(
                     select(VersionRow)
@@ -283,7 +283,7 @@ class Registry:
             s.flush()
             rows.add_event(
                 s,
-                self._actor(who),
+                who,
                 "version.create",
                 "version",
                 f"{name}/{number}",
@@ -448,7 +448,7 @@ class Registry:
                 row.version, row.updated_by, row.updated_at = version, who, now
             rows.add_event(
                 s,
-                self._actor(who),
+                who,
                 "alias.set",
                 "alias",
                 f"{name}@{alias}",

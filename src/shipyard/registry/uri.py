@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from shipyard.errors import InvalidNameError, InvalidURIError
 from shipyard.registry.names import validate_alias, validate_model_name
 
 SCHEME = "models:/"
+_VERSION = re.compile(r"[1-9][0-9]*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class ModelURI:
                 validate_model_name(name)
                 if version == "latest":
                     return cls(name=name, latest=True)
-                if version.isdigit() and int(version) > 0:
+                if _VERSION.fullmatch(version):
                     return cls(name=name, version=int(version))
                 raise InvalidURIError(
                     f"{uri!r}: version {version!r} is not a positive integer; expected {forms}"

@@ -18,7 +18,7 @@ from shipyard.runtimes.base import JSONDict, Runtime, check_pickle_trusted, mro_
 
 _FILE = "model.skops"
 #: Libraries whose types a user-supplied skops file may contain without a trust flag.
-_SAFE_ROOTS = ("sklearn", "numpy", "scipy", "builtins")
+_SAFE_ROOTS = ("sklearn", "numpy", "scipy")
 
 
 def _untrusted(path: Path) -> list[str]:

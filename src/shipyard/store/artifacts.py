@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -75,23 +74,34 @@ class ArtifactStore:
         return self.root / "sha256" / digest[:2] / digest[2:]
 
     def put_file(self, source: Path) -> tuple[str, int]:
-        """Store a copy of ``source``; returns (sha256, size). Idempotent."""
-        digest = sha256_file(source)
-        target = self.blob_path(digest)
-        if not target.exists():
+        """Store a copy of ``source``; returns (sha256, size).
+
+        The hash is computed on the bytes as they are copied, so it describes exactly what
+        was stored. Storing content that is already present is a no-op, unless the stored
+        blob was damaged: then it is replaced, so registering again repairs the store.
+        """
+        incoming = self.root / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=incoming)
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out, Path(source).open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            hexdigest = digest.hexdigest()
+            target = self.blob_path(hexdigest)
+            if target.is_file() and sha256_file(target) == hexdigest:
+                return hexdigest, size
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            try:
-                with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                    shutil.copyfileobj(src, out, _CHUNK)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.chmod(tmp, 0o444)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        return digest, source.stat().st_size
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+            return hexdigest, size
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def put_directory(self, directory: Path) -> Manifest:
         """Store every file under ``directory``; returns its manifest.

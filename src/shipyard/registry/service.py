@@ -372,16 +372,18 @@ class Registry:
                 query = query.where(VersionRow.status == status)
             if flavor is not None:
                 query = query.where(VersionRow.flavor == flavor)
-            found = []
-            for row, model_name in s.execute(query):
-                if any(row.tags.get(k) != v for k, v in wanted.items()):
-                    continue
-                if not all(
+            if not wanted and not filters:  # nothing to filter in Python: page in SQL
+                query = query.limit(limit).offset(offset)
+                return [rows.to_version(s, r, n) for r, n in s.execute(query)]
+            found = [
+                (row, model_name)
+                for row, model_name in s.execute(query)
+                if all(row.tags.get(k) == v for k, v in wanted.items())
+                and all(
                     m in row.metrics and COMPARISONS[op](row.metrics[m], value)
                     for m, op, value in filters
-                ):
-                    continue
-                found.append((row, model_name))
+                )
+            ]
             return [rows.to_version(s, r, n) for r, n in found[offset : offset + limit]]
 
     def set_status(

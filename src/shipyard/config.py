@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     def _blank_is_default(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _blank_home_is_default(cls, value: object) -> object:
+        return ".shipyard" if value in ("", None) else value
+
     @property
     def database(self) -> str:
         """The effective database URL."""

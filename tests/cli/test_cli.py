@@ -115,6 +115,10 @@ def test_register_show_alias_card_and_search(run, saved_model, database_url, mon
         (("models", "versions", "--metric", "f1 is high"), "NAME OP NUMBER"),
         (("models", "versions", "--status", "gone"), "--status 'gone' is not one of"),
         (("models", "register", "x", "--name", "m", "--flavor", "tensorflow"), "unknown flavor"),
+        (("models", "versions", "--flavor", "nope"), "--flavor 'nope' is not one of"),
+        (("models", "versions", "--metric", "f1=>0.9"), "did you mean >="),
+        (("models", "versions", "--metric", "f1>=nan"), "finite number"),
+        (("models", "card", "ghost", "latest", "-o", "nodir/card.md"), "no model named"),
     ],
 )
 def test_errors_are_one_line_with_a_non_zero_exit(run, args, words, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -259,3 +263,68 @@ def test_usage_errors_are_shown_as_usage_not_as_internal_errors(run) -> None:  #
     assert "Invalid value" in run("alias", "set", "m", "champion", "two").err
     bare = run()
     assert bare.code in (0, 2) and "models" in bare.out + bare.err
+
+
+def test_bad_database_url_and_unwritable_paths_are_one_line(run, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", "nonsense")
+    bad_url = run("models", "list")
+    assert bad_url.code == 1 and "SHIPYARD_DATABASE_URL" in bad_url.err
+    assert len(bad_url.err.strip().splitlines()) == 1
+    monkeypatch.delenv("SHIPYARD_DATABASE_URL")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SHIPYARD_HOME", str(blocker / "home"))
+    unwritable = run("models", "list")
+    assert unwritable.code == 1 and "SHIPYARD_HOME" in unwritable.err
+    assert len(unwritable.err.strip().splitlines()) == 1
+
+
+def test_alias_is_checked_before_anything_is_registered(run, saved_model) -> None:  # type: ignore[no-untyped-def]
+    path, data = saved_model
+    args = (
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--target-column",
+        "label",
+    )
+    refused = run(*args, "--alias", "Bad Alias")
+    assert refused.code == 1 and "alias 'Bad Alias'" in refused.err
+    assert "No models yet" in run("models", "list").out
+    assert run(*args, "--alias", "champion").code == 0
+    shown = json.loads(run("models", "show", "m", "latest", "--json").out)
+    assert shown["version"] == 1 and shown["aliases"] == ["champion"]
+
+
+def test_verify_reports_damaged_files(run, saved_model) -> None:  # type: ignore[no-untyped-def]
+    from shipyard import get_registry
+
+    path, data = saved_model
+    run(
+        "models",
+        "register",
+        str(path),
+        "--name",
+        "m",
+        "--flavor",
+        "sklearn",
+        "--training-data",
+        str(data),
+        "--target-column",
+        "label",
+    )
+    clean = run("models", "verify")
+    assert clean.code == 0 and "0 problem(s)" in clean.out
+    version = get_registry().get_version("m", 1)
+    blob = get_registry().artifacts.blob_path(version.artifacts["MODEL_CARD.md"]["sha256"])
+    blob.chmod(0o644)
+    blob.write_text("edited")
+    damaged = run("models", "verify", "m")
+    assert damaged.code == 1
+    assert "1 problem(s)" in damaged.out and "MODEL_CARD.md" in damaged.out

@@ -357,3 +357,32 @@ def test_registering_again_repairs_a_damaged_artifact(registry: Registry) -> Non
         registry.load("models:/m/1")
     registry.register_model(model, "m", training_data=frame)
     assert (registry.load("models:/m/1").predict(frame) == model.predict(frame)).all()
+
+
+def test_setting_an_alias_to_where_it_is_records_nothing(registry: Registry) -> None:
+    model, frame, _ = logistic()
+    registry.register_model(model, "m", training_data=frame)
+    registry.set_alias("m", "champion", 1)
+    again = registry.set_alias("m", "champion", 1)
+    assert again.previous_version == 1
+    assert [e.action for e in registry.events(target_kind="alias")] == ["alias.set"]
+
+
+def test_python_class_is_for_pyfunc_only(registry: Registry, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="pyfunc flavor only"):
+        registry.register_file(tmp_path, "m", flavor="sklearn", python_class="a.b:C")
+
+
+def test_predicting_no_rows_is_a_clear_error(registry: Registry) -> None:
+    model, frame, _ = logistic()
+    registry.register_model(model, "m", training_data=frame)
+    with pytest.raises(SignatureError, match="no rows"):
+        registry.load("models:/m/1").predict(frame.head(0))
+
+
+def test_registering_with_the_target_still_in_the_data_says_what_to_do(
+    registry: Registry,
+) -> None:
+    model, frame, target = logistic()
+    with pytest.raises(InvalidInputError, match="leave the target out"):
+        registry.register_model(model, "m", training_data=frame.assign(label=target))

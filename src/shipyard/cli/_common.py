@@ -13,11 +13,19 @@ from shipyard.errors import InvalidInputError
 from shipyard.registry import Registry
 
 console = Console(highlight=False, soft_wrap=True)
+if not console.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
+    console = Console(highlight=False, soft_wrap=True, width=160)
 
 
 def registry() -> Registry:
     """The registry named by the current ``SHIPYARD_*`` settings."""
     return get_registry()
+
+
+def location() -> str:
+    """Where the current registry lives, for messages that should say so."""
+    current = registry()
+    return f"{current.db.display_url}, artifacts in {current.artifacts.root}"
 
 
 def pairs(values: list[str] | None, what: str) -> dict[str, str]:

@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"invalid setting SHIPYARD_{field.upper()}: {first['msg']}; fix or unset it")
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(
+            f"{exc.strerror or exc}{where}; check the path and its permissions "
+            "(SHIPYARD_HOME, SHIPYARD_ARTIFACT_ROOT, or the file you named)"
+        )
     except Exception as exc:  # the last line of defence: still one line, no traceback
         if _debug():
             raise

@@ -9,18 +9,20 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from shipyard.cli._common import console, numbers, pairs, print_json, registry, when
+from shipyard.cli._common import console, location, numbers, pairs, print_json, registry, when
 from shipyard.errors import InvalidInputError
 from shipyard.registry import ModelVersion
+from shipyard.registry.names import validate_alias
 from shipyard.registry.types import STATUSES, VersionStatus
 from shipyard.registry.uri import ModelURI
+from shipyard.runtimes import flavors
 
 app = typer.Typer(help="Browse and register models and their versions.", no_args_is_help=True)
 
 
 def _version_of(name: str, ref: str) -> ModelVersion:
-    """A version from a number (``3``) or an alias (``champion``)."""
-    if ref.isascii() and ref.isdigit():
+    """A version from a number (``3``), ``latest``, or an alias (``champion``)."""
+    if (ref.isascii() and ref.isdigit()) or ref == "latest":
         return registry().resolve(ModelURI.parse(f"models:/{name}/{ref}"))
     return registry().resolve(ModelURI.parse(f"models:/{name}@{ref}"))
 
@@ -32,7 +34,9 @@ def _version_table(versions: list[ModelVersion], *, with_name: bool = False) -> 
     for column in ("version", "flavor", "status", "aliases", "metrics", "created"):
         table.add_column(column)
     for v in versions:
-        metrics = ", ".join(f"{k} {val:.3g}" for k, val in sorted(v.metrics.items())[:3])
+        shown = sorted(v.metrics.items())
+        metrics = ", ".join(f"{k} {val:.3g}" for k, val in shown[:4])
+        metrics += f", … {len(shown) - 4} more" if len(shown) > 4 else ""
         row = [
             str(v.version),
             v.flavor,
@@ -61,10 +65,13 @@ def list_(
         print_json([m.model_dump(mode="json") for m in found])
         return
     if not found:
-        console.print("No models yet. Try: shipyard quickstart")
+        if search or owner or tag:
+            console.print("No models match.")
+        else:
+            console.print(f"No models yet in {location()}. Try: shipyard quickstart")
         return
     table = Table()
-    for column in ("name", "versions", "aliases", "owner", "description", "updated"):
+    for column in ("name", "latest", "aliases", "owner", "description", "updated"):
         table.add_column(column)
     for m in found:
         aliases = ", ".join(f"{a}→{v}" for a, v in m.aliases.items())
@@ -83,7 +90,9 @@ def list_(
 @app.command()
 def show(
     name: str = typer.Argument(..., help="Model name."),
-    version: str = typer.Argument(None, help="A version number or alias; omit for the model."),
+    version: str = typer.Argument(
+        None, help="A version number, latest, or an alias; omit for the model."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Show a model and its versions, or one version in detail."""
@@ -136,9 +145,9 @@ def _print_version(v: ModelVersion) -> None:
         table.add_column(column)
     for spec in v.signature.inputs:
         if spec.categories is not None:
-            detail = ", ".join(map(str, spec.categories[:8])) + (
-                " …" if len(spec.categories) > 8 else ""
-            )
+            seen = ", ".join(map(str, spec.categories[:8]))
+            seen += " …" if len(spec.categories) > 8 else ""
+            detail = seen if spec.kind == "category" else f"seen: {seen}"
         elif spec.min is not None:
             detail = f"{spec.min:.6g} to {spec.max:.6g}"
         else:
@@ -167,6 +176,8 @@ def versions(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Search versions by model, status, flavor, tags and metrics."""
+    if flavor is not None and flavor not in flavors():
+        raise InvalidInputError(f"--flavor {flavor!r} is not one of: {', '.join(flavors())}")
     found = registry().list_versions(
         name,
         status=_status(status),
@@ -187,7 +198,7 @@ def versions(
 @app.command()
 def card(
     name: str = typer.Argument(..., help="Model name."),
-    version: str = typer.Argument(..., help="Version number or alias."),
+    version: str = typer.Argument(..., help="Version number, latest, or an alias."),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead."),
 ) -> None:
     """Print a version's Markdown model card."""
@@ -236,6 +247,8 @@ def register(
     alias: list[str] = typer.Option(None, help="Also point this alias at the new version."),
 ) -> None:
     """Register a saved model file as a new version."""
+    for each in alias or []:
+        validate_alias(each)  # before anything is written
     data: pd.DataFrame | None = None
     target: Any = None
     if training_data is not None:
@@ -263,7 +276,7 @@ def register(
         description=description,
         intended_use=intended_use,
     )
-    console.print(f"registered {version.uri} ({version.flavor})")
+    console.print(f"registered {version.uri} ({version.flavor}) in {location()}")
     for each in alias or []:
         registry().set_alias(name, each, version.version)
         console.print(f"{name}@{each} -> version {version.version}")
@@ -274,14 +287,20 @@ def register(
 
 
 @app.command()
-def archive(name: str, version: int) -> None:
+def archive(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version number."),
+) -> None:
     """Archive a version: it stays readable but can no longer carry an alias."""
     registry().set_status(name, version, "archived")
     console.print(f"models:/{name}/{version} archived")
 
 
 @app.command()
-def restore(name: str, version: int) -> None:
+def restore(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version number."),
+) -> None:
     """Make an archived version ready again."""
     registry().set_status(name, version, "ready")
     console.print(f"models:/{name}/{version} is ready")
@@ -301,3 +320,19 @@ def update(
         name, description=description, owner=owner, tags=pairs(tag, "--tag") if tag else None
     )
     console.print(f"updated model {model.name}")
+
+
+@app.command()
+def verify(
+    name: str = typer.Argument(None, help="Model name; omit to check every model."),
+) -> None:
+    """Check every stored file of every version against its sha256."""
+    report = registry().verify(name)
+    for problem in report.problems:
+        console.print(f"[red]✗[/red] {problem}")
+    console.print(
+        f"checked {report.files} files of {report.versions} versions: "
+        f"{len(report.problems)} problem(s)"
+    )
+    if report.problems:
+        raise typer.Exit(1)

@@ -91,14 +91,21 @@ def run() -> None:
 
     best = max(registered, key=lambda item: (item[1].metrics["f1"], -item[1].version))
     other = next(item for item in registered if item is not best)
-    registry.set_alias(MODEL, "champion", best[1].version)
-    registry.set_alias(MODEL, "challenger", other[1].version)
+    existing = registry.get_model(MODEL).aliases
+    for alias, (_, version) in (("champion", best), ("challenger", other)):
+        if alias not in existing:
+            registry.set_alias(MODEL, alias, version.version)
+        elif existing[alias] != version.version:
+            console.print(
+                f"  {alias} stays on version {existing[alias]}: it was moved since the last "
+                "quickstart, so it is left alone"
+            )
+    aliases = registry.get_model(MODEL).aliases
 
     table = Table(title=f"model {MODEL}")
-    for column in ("version", "algorithm", "accuracy", "f1", "roc_auc", "alias"):
+    for column in ("version", "algorithm", "accuracy", "f1", "roc_auc", "aliases"):
         table.add_column(column)
     for label, version in registered:
-        alias = "champion" if version is best[1] else "challenger"
         m = version.metrics
         table.add_row(
             str(version.version),
@@ -106,7 +113,7 @@ def run() -> None:
             f"{m['accuracy']:.3f}",
             f"{m['f1']:.3f}",
             f"{m['roc_auc']:.3f}",
-            alias,
+            ", ".join(a for a, v in aliases.items() if v == version.version),
         )
     console.print(table)
 
@@ -125,6 +132,7 @@ def run() -> None:
         f"shipyard models show {MODEL} champion",
         f"shipyard models card {MODEL} champion",
         f"shipyard alias set {MODEL} champion {other[1].version}",
+        f"shipyard models verify {MODEL}",
         "shipyard models versions --metric 'f1>=0.9'",
         f"python -c \"import shipyard; m = shipyard.load_model('models:/{MODEL}@champion'); "
         f'print(m.signature.names[:3])"',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -30,6 +31,10 @@ def parse_metric_filter(text: str) -> tuple[str, str, float]:
         )
     name, op, raw = match.groups()
     try:
-        return name, op, float(raw)
+        value = float(raw)
     except ValueError:
-        raise InvalidInputError(f"metric filter {text!r}: {raw!r} is not a number") from None
+        hint = f" (did you mean {raw[0]}=?)" if raw[:1] in ("<", ">") and op in ("=", "==") else ""
+        raise InvalidInputError(f"metric filter {text!r}: {raw!r} is not a number{hint}") from None
+    if not math.isfinite(value):
+        raise InvalidInputError(f"metric filter {text!r}: compare with a finite number")
+    return name, op, value

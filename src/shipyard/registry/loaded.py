@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.errors import SignatureError
 from shipyard.registry.types import ModelVersion
 from shipyard.runtimes import Runtime
 from shipyard.schema import Rows, Signature
@@ -39,7 +40,10 @@ class LoadedModel:
 
     def validate(self, rows: Rows) -> pd.DataFrame:
         """Check rows against the signature; returns them in signature order and dtypes."""
-        return self.version.signature.validate(rows)
+        frame = self.version.signature.validate(rows)
+        if len(frame) == 0:
+            raise SignatureError("no rows to predict; send at least one row")
+        return frame
 
     def predict(self, rows: Rows) -> np.ndarray[Any, Any]:
         """Validated predictions: class labels or regression values, one per row."""

@@ -66,9 +66,17 @@ def _output_spec(runtime: Runtime, probe: pd.DataFrame, target: Any) -> OutputSp
     except ShipyardError:
         raise
     except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        if type(exc).__name__ == "NotFittedError":
+            advice = "train (fit) the model before registering it"
+        else:
+            advice = (
+                "training_data (--training-data) must hold exactly the model's input columns; "
+                "leave the target out (target=, or --target-column on the command line)"
+            )
         raise InvalidInputError(
-            f"the model failed to predict on the first rows of training_data: "
-            f"{type(exc).__name__}: {exc}; pass the same columns the model was trained on"
+            f"the model failed to predict on the first rows of training_data "
+            f"({type(exc).__name__}: {first_line}); {advice}"
         ) from exc
     classes = runtime.classes
     if predictions.ndim == 2 and predictions.shape[1] > 1:
@@ -109,8 +117,8 @@ def prepare(
     frame = None if training_data is None else as_frame(training_data, "training_data")
     if frame is None and signature is None:
         raise InvalidInputError(
-            "pass training_data= (a sample of the training inputs, as a DataFrame) so the "
-            "signature and reference profile can be inferred, or give signature= explicitly"
+            "pass training_data= (--training-data FILE on the command line): a sample of the "
+            "training inputs, so the signature and reference profile can be inferred"
         )
     if frame is not None and len(frame) == 0:
         raise InvalidInputError("training_data has no rows; pass a sample of the training inputs")

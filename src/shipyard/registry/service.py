@@ -25,7 +25,15 @@ from shipyard.registry.lineage import os_user
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.names import validate_alias, validate_model_name, validate_tags
 from shipyard.registry.registration import CARD_FILE, MODEL_DIR, prepare
-from shipyard.registry.types import STATUSES, Alias, Event, Model, ModelVersion, VersionStatus
+from shipyard.registry.types import (
+    STATUSES,
+    Alias,
+    Event,
+    Model,
+    ModelVersion,
+    VerifyReport,
+    VersionStatus,
+)
 from shipyard.registry.uri import ModelURI
 from shipyard.runtimes import get_runtime, runtime_for
 from shipyard.schema import Signature
@@ -207,6 +215,10 @@ class Registry:
         if not path.exists():
             raise InvalidInputError(f"{path} does not exist; give the path of a saved model")
         trust = self.settings.trust_pickle if trust_pickle is None else trust_pickle
+        if python_class and flavor != "pyfunc":
+            raise InvalidInputError(
+                f"python_class (--python-class) applies to the pyfunc flavor only, not {flavor}"
+            )
         extra = {"python_class": python_class} if python_class else {}
         runtime = get_runtime(flavor).from_file(path, trust_pickle=trust, **extra)
         lineage = dict(options.pop("lineage", None) or {})
@@ -435,6 +447,16 @@ class Registry:
                 )
             row = s.get(AliasRow, (model.id, alias))
             previous = None if row is None else row.version
+            if previous == version:  # already there: nothing changes, nothing is recorded
+                assert row is not None
+                return Alias(
+                    name=name,
+                    alias=alias,
+                    version=version,
+                    previous_version=previous,
+                    updated_by=row.updated_by,
+                    updated_at=row.updated_at,
+                )
             now = utcnow()
             if row is None:
                 s.add(
@@ -518,6 +540,23 @@ class Registry:
         return self.artifacts.read_verified(
             str(entry["sha256"]), what=f"model {name!r} version {version}, file {file}"
         )
+
+    def verify(self, name: str | None = None) -> VerifyReport:
+        """Check every file of every version (of one model, or all) against its sha256."""
+        versions = files = 0
+        problems: list[str] = []
+        names = [name] if name is not None else [m.name for m in self.list_models(limit=10**9)]
+        for model in names:
+            for record in self.list_versions(model, limit=10**9):
+                versions += 1
+                for file, entry in sorted(record.artifacts.items()):
+                    files += 1
+                    what = f"model {model!r} version {record.version}, file {file}"
+                    try:
+                        self.artifacts.read_verified(str(entry["sha256"]), what=what)
+                    except ArtifactIntegrityError as exc:
+                        problems.append(str(exc))
+        return VerifyReport(versions=versions, files=files, problems=problems)
 
     def card(self, name: str, version: int) -> str:
         """The version's Markdown model card, as stored at registration."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.schema import Signature
 
@@ -41,17 +41,17 @@ class ModelVersion(BaseModel):
     status: VersionStatus
     description: str
     intended_use: str
-    signature: Signature
-    profile: dict[str, Any] | None
+    signature: Signature = Field(repr=False)
+    profile: dict[str, Any] | None = Field(repr=False)
     """Reference profile of the training inputs (see :mod:`shipyard.stats.profile`)."""
-    target_profile: dict[str, Any] | None
-    prediction_profile: dict[str, Any] | None
-    params: dict[str, Any]
+    target_profile: dict[str, Any] | None = Field(repr=False)
+    prediction_profile: dict[str, Any] | None = Field(repr=False)
+    params: dict[str, Any] = Field(repr=False)
     metrics: dict[str, float]
     tags: dict[str, str]
-    lineage: dict[str, Any]
-    flavor_metadata: dict[str, Any]
-    artifacts: dict[str, dict[str, Any]]
+    lineage: dict[str, Any] = Field(repr=False)
+    flavor_metadata: dict[str, Any] = Field(repr=False)
+    artifacts: dict[str, dict[str, Any]] = Field(repr=False)
     """Manifest: relative file name -> {"sha256", "size"}."""
     artifact_digest: str
     aliases: list[str]
@@ -91,3 +91,13 @@ class Event(BaseModel):
     target: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+class VerifyReport(BaseModel):
+    """Outcome of checking stored files against their recorded sha256."""
+
+    model_config = ConfigDict(frozen=True)
+
+    versions: int
+    files: int
+    problems: list[str]

@@ -26,7 +26,15 @@ _ADVISORY_LOCK = 0x5A1B_7A2D  # arbitrary constant naming Shipyard's migration l
 
 
 def _hide_password(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The driver's message without the SQL and parameters SQLAlchemy appends."""
+    return (str(exc.orig).strip().splitlines() or ["unknown error"])[0]
 
 
 class Database:
@@ -37,7 +45,13 @@ class Database:
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True) -> None:
         self.url = url
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
+            raise DatabaseError(
+                f"{url!r} is not a database URL; set SHIPYARD_DATABASE_URL to "
+                "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
+            ) from exc
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise DatabaseError(
@@ -87,8 +101,16 @@ class Database:
                 yield session
         except OperationalError as exc:
             raise DatabaseError(
-                f"the metadata store at {self.display_url} failed: {exc.orig}; check that it "
-                "is reachable and SHIPYARD_DATABASE_URL is right"
+                f"the metadata store at {self.display_url} failed: {_first_line(exc)}; check "
+                "that it is reachable and SHIPYARD_DATABASE_URL is right"
+            ) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated or not isinstance(exc.orig, Exception):
+                raise
+            raise DatabaseError(
+                f"the metadata store at {self.display_url} answered: {_first_line(exc)}; check "
+                "SHIPYARD_DATABASE_URL (database, schema and permissions) and run "
+                "shipyard db upgrade"
             ) from exc
 
     # -- migrations --------------------------------------------------------------------
@@ -119,8 +141,9 @@ class Database:
                 return MigrationContext.configure(connection).get_current_revision()
         except DBAPIError as exc:
             raise DatabaseError(
-                f"cannot connect to the metadata store at {self.display_url}: {exc.orig}; "
-                "check that the server is running and SHIPYARD_DATABASE_URL is right"
+                f"cannot connect to the metadata store at {self.display_url}: "
+                f"{_first_line(exc)}; check that the server is running and "
+                "SHIPYARD_DATABASE_URL is right"
             ) from exc
 
     def ensure_schema(self) -> None:
@@ -140,8 +163,15 @@ class Database:
         from alembic import command
 
         before = self.current_revision()
-        with self._migration_lock(), self.engine.begin() as connection:
-            command.upgrade(self._alembic_config(connection), revision)
+        try:
+            with self._migration_lock(), self.engine.begin() as connection:
+                command.upgrade(self._alembic_config(connection), revision)
+        except DBAPIError as exc:
+            raise DatabaseError(
+                f"could not create or migrate the schema in {self.display_url}: "
+                f"{_first_line(exc)}; check that the database (and schema) exist and this "
+                "user may create tables in them"
+            ) from exc
         self._checked = revision == "head"
         return before, self.current_revision()
 

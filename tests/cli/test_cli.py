@@ -33,6 +33,30 @@ def run(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def register(run, saved_model):  # type: ignore[no-untyped-def]
+    """Register the saved model through the CLI, with extra options."""
+    path, data = saved_model
+
+    def invoke(*extra: str, name: str = "m") -> Result:
+        return run(  # type: ignore[no-any-return]
+            "models",
+            "register",
+            str(path),
+            "--name",
+            name,
+            "--flavor",
+            "sklearn",
+            "--training-data",
+            str(data),
+            "--target-column",
+            "label",
+            *extra,
+        )
+
+    return invoke
+
+
+@pytest.fixture
 def saved_model(tmp_path: Path) -> tuple[Path, Path]:
     model, frame, target = logistic()
     path = tmp_path / "model.skops"
@@ -42,7 +66,9 @@ def saved_model(tmp_path: Path) -> tuple[Path, Path]:
     return path, data
 
 
-def test_register_show_alias_card_and_search(run, saved_model, database_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_register_show_alias_card_and_search(
+    run, saved_model, register, database_url, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SHIPYARD_DATABASE_URL", database_url)
     path, data = saved_model
     result = run(
@@ -79,19 +105,7 @@ def test_register_show_alias_card_and_search(run, saved_model, database_url, mon
     assert card.code == 0 and card.out.startswith("# credit — version 1")
     assert run("models", "versions", "--metric", "f1>=0.9", "--json").out.strip() == "[]"
     assert len(json.loads(run("models", "versions", "--metric", "f1>0.5", "--json").out)) == 1
-    run(
-        "models",
-        "register",
-        str(path),
-        "--name",
-        "credit",
-        "--flavor",
-        "sklearn",
-        "--training-data",
-        str(data),
-        "--target-column",
-        "label",
-    )
+    register(name="credit")
     moved = run("alias", "set", "credit", "champion", "2")
     assert moved.code == 0 and "moved from version 1 to 2" in moved.out
     assert run("alias", "delete", "credit", "champion").code == 0
@@ -226,21 +240,8 @@ def test_training_data_file_problems(run, saved_model, tmp_path) -> None:  # typ
     pd.read_parquet(data)  # the fixture file itself is fine
 
 
-def test_update_changes_description_owner_and_tags(run, saved_model) -> None:  # type: ignore[no-untyped-def]
-    path, data = saved_model
-    run(
-        "models",
-        "register",
-        str(path),
-        "--name",
-        "m",
-        "--flavor",
-        "sklearn",
-        "--training-data",
-        str(data),
-        "--target-column",
-        "label",
-    )
+def test_update_changes_description_owner_and_tags(run, register) -> None:  # type: ignore[no-untyped-def]
+    register()
     assert run("models", "update", "m").code == 1
     changed = run(
         "models", "update", "m", "--description", "new", "--owner", "ana", "--tag", "team=risk"
@@ -279,46 +280,19 @@ def test_bad_database_url_and_unwritable_paths_are_one_line(run, monkeypatch, tm
     assert len(unwritable.err.strip().splitlines()) == 1
 
 
-def test_alias_is_checked_before_anything_is_registered(run, saved_model) -> None:  # type: ignore[no-untyped-def]
-    path, data = saved_model
-    args = (
-        "models",
-        "register",
-        str(path),
-        "--name",
-        "m",
-        "--flavor",
-        "sklearn",
-        "--training-data",
-        str(data),
-        "--target-column",
-        "label",
-    )
-    refused = run(*args, "--alias", "Bad Alias")
+def test_alias_is_checked_before_anything_is_registered(run, register) -> None:  # type: ignore[no-untyped-def]
+    refused = register("--alias", "Bad Alias")
     assert refused.code == 1 and "alias 'Bad Alias'" in refused.err
     assert "No models yet" in run("models", "list").out
-    assert run(*args, "--alias", "champion").code == 0
+    assert register("--alias", "champion").code == 0
     shown = json.loads(run("models", "show", "m", "latest", "--json").out)
     assert shown["version"] == 1 and shown["aliases"] == ["champion"]
 
 
-def test_verify_reports_damaged_files(run, saved_model) -> None:  # type: ignore[no-untyped-def]
+def test_verify_reports_damaged_files(run, register) -> None:  # type: ignore[no-untyped-def]
     from shipyard import get_registry
 
-    path, data = saved_model
-    run(
-        "models",
-        "register",
-        str(path),
-        "--name",
-        "m",
-        "--flavor",
-        "sklearn",
-        "--training-data",
-        str(data),
-        "--target-column",
-        "label",
-    )
+    register()
     clean = run("models", "verify")
     assert clean.code == 0 and "0 problem(s)" in clean.out
     version = get_registry().get_version("m", 1)

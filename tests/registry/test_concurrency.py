@@ -55,3 +55,36 @@ def test_concurrent_registrations_get_distinct_consecutive_numbers(
     versions = registry.list_versions("race", limit=1000)
     assert sorted(v.version for v in versions) == numbers
     assert registry.get_model("race").latest_version == PROCESSES * EACH
+
+
+def test_alias_moves_and_reads_interleave_safely(registry: Registry) -> None:
+    """Threads moving one alias while others resolve it: no error, every read sees a
+    version the alias really pointed at, and the last write wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models import logistic
+
+    model, frame, _ = logistic(rows=100)
+    for _ in range(3):
+        registry.register_model(model, "m", training_data=frame)
+    registry.set_alias("m", "champion", 1)
+
+    def mover(worker: int) -> list[int]:
+        targets = [(worker + i) % 3 + 1 for i in range(10)]
+        for target in targets:
+            registry.set_alias("m", "champion", target)
+        return targets
+
+    def reader(_: int) -> list[int]:
+        return [registry.resolve("models:/m@champion").version for _ in range(20)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        moves = [pool.submit(mover, w) for w in range(3)]
+        reads = [pool.submit(reader, r) for r in range(3)]
+        seen = [v for f in reads for v in f.result()]
+        for f in moves:
+            f.result()
+    assert set(seen) <= {1, 2, 3}
+    final = registry.resolve("models:/m@champion").version
+    last_event = registry.events(target_kind="alias")[0]
+    assert last_event.after == {"version": final}

@@ -9,62 +9,38 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from shipyard.config import Settings
 from shipyard.errors import (
-    AliasNotFoundError,
     ArtifactIntegrityError,
     ConflictError,
     InvalidInputError,
-    VersionNotFoundError,
 )
 from shipyard.registry import rows
+from shipyard.registry.aliases import AliasOperations
 from shipyard.registry.card import render_card
 from shipyard.registry.convert import clean_metrics
+from shipyard.registry.files import FileOperations
 from shipyard.registry.filters import COMPARISONS, parse_metric_filter
-from shipyard.registry.lineage import os_user
-from shipyard.registry.loaded import LoadedModel
-from shipyard.registry.names import validate_alias, validate_model_name, validate_tags
-from shipyard.registry.registration import CARD_FILE, MODEL_DIR, prepare
+from shipyard.registry.names import validate_model_name, validate_tags
+from shipyard.registry.registration import CARD_FILE, prepare
 from shipyard.registry.types import (
     STATUSES,
-    Alias,
     Event,
     Model,
     ModelVersion,
     VerifyReport,
     VersionStatus,
 )
-from shipyard.registry.uri import ModelURI
 from shipyard.runtimes import get_runtime, runtime_for
 from shipyard.schema import Signature
-from shipyard.store.artifacts import ArtifactStore
-from shipyard.store.database import Database
-from shipyard.store.tables import AliasRow, EventRow, ModelRow, VersionRow, utcnow
+from shipyard.store.tables import EventRow, ModelRow, VersionRow, utcnow
 
 
-class Registry:
+class Registry(AliasOperations, FileOperations):
     """Models, versions and aliases in a metadata store, their files in an artifact store.
 
     Every change records who made it (``actor``, default :attr:`Settings.actor` or the
     operating-system user) as an event, the hook the audit trail hangs on.
     """
-
-    def __init__(
-        self, database: Database, artifacts: ArtifactStore, settings: Settings | None = None
-    ) -> None:
-        self.db = database
-        self.artifacts = artifacts
-        self.settings = settings or Settings()
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Registry:
-        """A registry on the database and artifact store the settings name."""
-        settings = settings or Settings()
-        database = Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms)
-        return cls(database, ArtifactStore(settings.artifacts), settings)
-
-    def _actor(self, actor: str | None) -> str:
-        return actor or self.settings.actor or os_user()
 
     # -- models ------------------------------------------------------------------------
 
@@ -116,11 +92,6 @@ class Registry:
                 row.updated_at = utcnow()
                 rows.add_event(s, self._actor(actor), "model.update", "model", name, before, after)
             return rows.to_model(s, row)
-
-    def get_model(self, name: str) -> Model:
-        """A model by name; :class:`ModelNotFoundError` if there is none."""
-        with self.db.session() as s:
-            return rows.to_model(s, rows.model_row(s, name))
 
     def list_models(
         self,
@@ -311,46 +282,6 @@ class Registry:
             digest, size = self.artifacts.put_file(path)
         return {"sha256": digest, "size": size}
 
-    def get_version(self, name: str, version: int) -> ModelVersion:
-        """One version by number."""
-        with self.db.session() as s:
-            return rows.to_version(s, rows.version_row(s, name, version), name)
-
-    def resolve(self, uri: str | ModelURI) -> ModelVersion:
-        """The version a ``models:/`` URI names, read in one consistent transaction."""
-        parsed = uri if isinstance(uri, ModelURI) else ModelURI.parse(uri)
-        with self.db.session() as s:
-            model = rows.model_row(s, parsed.name)
-            if parsed.alias is not None:
-                number = s.scalar(
-                    select(AliasRow.version).where(
-                        AliasRow.model_id == model.id, AliasRow.alias == parsed.alias
-                    )
-                )
-                if number is None:
-                    known = rows.aliases_of(s, model.id)
-                    raise AliasNotFoundError(
-                        f"model {parsed.name!r} has no alias {parsed.alias!r}; "
-                        + (
-                            f"its aliases are: {', '.join(sorted(known))}"
-                            if known
-                            else f"set one with: shipyard alias set {parsed.name} "
-                            f"{parsed.alias} VERSION"
-                        )
-                    )
-            elif parsed.latest:
-                number = s.scalar(
-                    select(func.max(VersionRow.version)).where(
-                        VersionRow.model_id == model.id, VersionRow.status == "ready"
-                    )
-                )
-                if number is None:
-                    raise VersionNotFoundError(f"model {parsed.name!r} has no ready version")
-            else:
-                number = parsed.version
-            assert number is not None
-            return rows.to_version(s, rows.version_row(s, parsed.name, number), parsed.name)
-
     def list_versions(
         self,
         name: str | None = None,
@@ -433,113 +364,7 @@ class Registry:
 
     # -- aliases -----------------------------------------------------------------------
 
-    def set_alias(self, name: str, alias: str, version: int, *, actor: str | None = None) -> Alias:
-        """Point ``alias`` at ``version`` (creating or moving it) in one transaction."""
-        validate_alias(alias)
-        who = self._actor(actor)
-        with self.db.session(write=True) as s:
-            model = rows.model_row(s, name, lock=True)
-            target = rows.version_row(s, name, version)
-            if target.status != "ready":
-                raise ConflictError(
-                    f"version {version} of {name!r} is {target.status}; only a ready version can "
-                    f"carry an alias (restore it with: shipyard models restore {name} {version})"
-                )
-            row = s.get(AliasRow, (model.id, alias))
-            previous = None if row is None else row.version
-            if previous == version:  # already there: nothing changes, nothing is recorded
-                assert row is not None
-                return Alias(
-                    name=name,
-                    alias=alias,
-                    version=version,
-                    previous_version=previous,
-                    updated_by=row.updated_by,
-                    updated_at=row.updated_at,
-                )
-            now = utcnow()
-            if row is None:
-                s.add(
-                    AliasRow(
-                        model_id=model.id,
-                        alias=alias,
-                        version=version,
-                        updated_by=who,
-                        updated_at=now,
-                    )
-                )
-            else:
-                row.version, row.updated_by, row.updated_at = version, who, now
-            rows.add_event(
-                s,
-                who,
-                "alias.set",
-                "alias",
-                f"{name}@{alias}",
-                None if previous is None else {"version": previous},
-                {"version": version},
-            )
-            return Alias(
-                name=name,
-                alias=alias,
-                version=version,
-                previous_version=previous,
-                updated_by=who,
-                updated_at=now,
-            )
-
-    def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> Alias:
-        """Remove an alias; returns what it pointed at."""
-        validate_alias(alias)
-        with self.db.session(write=True) as s:
-            model = rows.model_row(s, name, lock=True)
-            row = s.get(AliasRow, (model.id, alias))
-            if row is None:
-                raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}")
-            gone = Alias(
-                name=name,
-                alias=alias,
-                version=row.version,
-                updated_by=row.updated_by,
-                updated_at=row.updated_at,
-            )
-            s.delete(row)
-            rows.add_event(
-                s,
-                self._actor(actor),
-                "alias.delete",
-                "alias",
-                f"{name}@{alias}",
-                {"version": row.version},
-                None,
-            )
-            return gone
-
     # -- artifacts -----------------------------------------------------------------------
-
-    def load(self, target: str | ModelVersion) -> LoadedModel:
-        """Load a version (by URI or record) after checking every file's sha256."""
-        version = target if isinstance(target, ModelVersion) else self.resolve(target)
-        runtime_class = get_runtime(version.flavor)
-        model_files = {k: v for k, v in version.artifacts.items() if k.startswith(f"{MODEL_DIR}/")}
-        what = f"model {version.name!r} version {version.version}"
-        with tempfile.TemporaryDirectory(prefix="shipyard-load-") as tmp:
-            self.artifacts.materialize(model_files, Path(tmp), what=what)
-            runtime = runtime_class.load(Path(tmp) / MODEL_DIR, version.flavor_metadata)
-        return LoadedModel(version, runtime)
-
-    def read_artifact(self, name: str, version: int, file: str) -> bytes:
-        """One file of a version, verified against its recorded sha256."""
-        record = self.get_version(name, version)
-        entry = record.artifacts.get(file)
-        if entry is None:
-            raise ArtifactIntegrityError(
-                f"model {name!r} version {version} has no file {file!r}; its files are: "
-                f"{', '.join(sorted(record.artifacts))}"
-            )
-        return self.artifacts.read_verified(
-            str(entry["sha256"]), what=f"model {name!r} version {version}, file {file}"
-        )
 
     def verify(self, name: str | None = None) -> VerifyReport:
         """Check every file of every version (of one model, or all) against its sha256."""
@@ -557,10 +382,6 @@ class Registry:
                     except ArtifactIntegrityError as exc:
                         problems.append(str(exc))
         return VerifyReport(versions=versions, files=files, problems=problems)
-
-    def card(self, name: str, version: int) -> str:
-        """The version's Markdown model card, as stored at registration."""
-        return self.read_artifact(name, version, CARD_FILE).decode("utf-8")
 
     # -- events ------------------------------------------------------------------------
 

@@ -13,8 +13,6 @@ import json
 import pickle
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from runtimes.factories import (
+    CASES,
+    FACTORIES,
+    OPTIONAL_MODULES,
+    TEST,
+    Case,
+    binary_target,
+    make_frame,
+    regression_target,
+    river_rows,
+    three_classes,
+    trained_case,
+)
 from shipyard.errors import (
     MissingDependencyError,
     UnsupportedModelError,
@@ -29,259 +40,6 @@ from shipyard.errors import (
 )
 from shipyard.runtimes import Runtime, detect_flavor, flavors, get_runtime, runtime_for
 from shipyard.runtimes.pyfunc import PythonModel
-
-COLUMNS = [f"f{i}" for i in range(5)]
-
-
-def _frame(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.normal(size=(rows, len(COLUMNS))), columns=COLUMNS)
-
-
-def _binary(data: pd.DataFrame) -> pd.Series[Any]:
-    return (data.f0 + 0.5 * data.f1 - data.f2 > 0).astype(np.int64)
-
-
-def _three(data: pd.DataFrame, labels: tuple[Any, ...] = ("a", "b", "c")) -> pd.Series[Any]:
-    index = np.digitize(data.f0 + data.f1 - 0.3 * data.f4, [-0.6, 0.6])
-    return pd.Series(np.asarray(labels, dtype=object)[index], index=data.index)
-
-
-def _value(data: pd.DataFrame, seed: int = 0) -> pd.Series[Any]:
-    noise = np.random.default_rng(seed).normal(scale=0.1, size=len(data))
-    return 2 * data.f0 - data.f1 + 0.5 * data.f3**2 + noise
-
-
-TRAIN = _frame(400, seed=0)
-TEST = _frame(10_000, seed=1)
-
-
-@dataclass
-class Case:
-    """A trained model and what its own framework answers for it."""
-
-    model: Any
-    predict: Callable[[pd.DataFrame], Any]
-    proba: Callable[[pd.DataFrame], Any] | None = None
-    classes: list[Any] | None = None
-
-    @property
-    def labels(self) -> bool:
-        return self.classes is not None
-
-
-# -- factories, one set per flavor ------------------------------------------------------
-
-
-def _sklearn_classifier() -> Case:
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression().fit(TRAIN, _three(TRAIN))
-    return Case(model, model.predict, model.predict_proba, model.classes_.tolist())
-
-
-def _sklearn_regressor() -> Case:
-    from sklearn.tree import DecisionTreeRegressor
-
-    model = DecisionTreeRegressor(max_depth=5, random_state=0).fit(TRAIN, _value(TRAIN))
-    return Case(model, model.predict)
-
-
-def _xgboost_classifier() -> Case:
-    import xgboost as xgb
-
-    labels = _three(TRAIN, labels=(0, 1, 2)).astype(np.int64)
-    model = xgb.XGBClassifier(n_estimators=15, max_depth=3, n_jobs=1).fit(TRAIN, labels)
-    return Case(model, model.predict, model.predict_proba, [0, 1, 2])
-
-
-def _xgboost_regressor() -> Case:
-    import xgboost as xgb
-
-    model = xgb.XGBRegressor(n_estimators=15, max_depth=3, n_jobs=1).fit(TRAIN, _value(TRAIN))
-    return Case(model, model.predict)
-
-
-def _xgboost_booster() -> Case:
-    import xgboost as xgb
-
-    params = {"objective": "binary:logistic", "max_depth": 3, "nthread": 1}
-    booster = xgb.train(params, xgb.DMatrix(TRAIN, label=_binary(TRAIN)), num_boost_round=10)
-
-    def proba(data: pd.DataFrame) -> Any:
-        p = booster.predict(xgb.DMatrix(data))
-        return np.column_stack([1 - p, p])
-
-    def predict(data: pd.DataFrame) -> Any:
-        return (booster.predict(xgb.DMatrix(data)) > 0.5).astype(np.int64)
-
-    return Case(booster, predict, proba, [0, 1])
-
-
-def _lightgbm_model(kind: str) -> Case:
-    import lightgbm as lgb
-
-    options: dict[str, Any] = {"n_estimators": 15, "num_leaves": 7, "verbose": -1, "n_jobs": 1}
-    if kind == "regressor":
-        model = lgb.LGBMRegressor(**options).fit(TRAIN, _value(TRAIN))
-        return Case(model, model.predict)
-    target = _three(TRAIN) if kind == "classifier" else _binary(TRAIN)
-    model = lgb.LGBMClassifier(**options).fit(TRAIN, target)
-    return Case(model, model.predict, model.predict_proba, model.classes_.tolist())
-
-
-def _lightgbm_booster() -> Case:
-    import lightgbm as lgb
-
-    params = {"objective": "regression", "num_leaves": 7, "verbose": -1, "num_threads": 1}
-    booster = lgb.train(params, lgb.Dataset(TRAIN, label=_value(TRAIN)), num_boost_round=10)
-    return Case(booster, booster.predict)
-
-
-def _onnx_classifier(zipmap: bool) -> Case:
-    import onnxruntime as ort
-    from skl2onnx import to_onnx
-    from sklearn.linear_model import LogisticRegression
-
-    sk = LogisticRegression().fit(TRAIN, _three(TRAIN, labels=(0, 1, 2)).astype(np.int64))
-    options = None if zipmap else {id(sk): {"zipmap": False}}
-    model = to_onnx(sk, TRAIN.to_numpy(np.float32)[:1], options=options)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    classes = sk.classes_.tolist()
-
-    def run(data: pd.DataFrame) -> list[Any]:
-        return list(session.run(None, {"X": data.to_numpy(np.float32)}))
-
-    def proba(data: pd.DataFrame) -> Any:
-        out = run(data)[1]
-        return [[row[c] for c in classes] for row in out] if zipmap else out
-
-    return Case(model, lambda data: run(data)[0], proba, classes)
-
-
-def _onnx_regressor() -> Case:
-    """Several inputs, one per column, as skl2onnx makes them for a DataFrame."""
-    import onnxruntime as ort
-    from skl2onnx import to_onnx
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LinearRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    scale = ColumnTransformer([("scale", StandardScaler(), COLUMNS)])
-    sk = make_pipeline(scale, LinearRegression()).fit(TRAIN, _value(TRAIN))
-    model = to_onnx(sk, TRAIN.astype(np.float32)[:1])
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-
-    def predict(data: pd.DataFrame) -> Any:
-        feeds = {c: data[[c]].to_numpy(np.float32) for c in COLUMNS}
-        return session.run(None, feeds)[0].ravel()
-
-    return Case(model, predict)
-
-
-def _river_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
-    return data.to_dict(orient="records")  # type: ignore[return-value]
-
-
-def _river_case(model: Any, target: pd.Series[Any], classes: list[Any] | None) -> Case:
-    for row, label in zip(_river_rows(TRAIN), target.tolist(), strict=True):
-        model.learn_one(row, label)
-
-    def predict(data: pd.DataFrame) -> Any:
-        return [model.predict_one(row) for row in _river_rows(data)]
-
-    def proba(data: pd.DataFrame) -> Any:
-        assert classes is not None
-        answers = [model.predict_proba_one(row) for row in _river_rows(data)]
-        return [[answer.get(c, 0.0) for c in classes] for answer in answers]
-
-    return Case(model, predict, proba if classes is not None else None, classes)
-
-
-def _river_binary() -> Case:
-    from river import linear_model, preprocessing
-
-    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
-    return _river_case(model, _binary(TRAIN).astype(bool), [False, True])
-
-
-def _river_multiclass() -> Case:
-    from river import naive_bayes
-
-    model = naive_bayes.GaussianNB()  # type: ignore[no-untyped-call]
-    return _river_case(model, _three(TRAIN), ["a", "b", "c"])
-
-
-def _river_regressor() -> Case:
-    from river import linear_model, preprocessing
-
-    model = preprocessing.StandardScaler() | linear_model.LinearRegression()
-    return _river_case(model, _value(TRAIN), None)
-
-
-def _pyfunc_classifier() -> Case:
-    from runtimes.pyfunc_models import CentroidClassifier
-
-    model = CentroidClassifier().fit(TRAIN, _three(TRAIN))
-    return Case(model, model.predict, model.predict_proba, ["a", "b", "c"])
-
-
-def _pyfunc_regressor() -> Case:
-    from runtimes.pyfunc_models import LeastSquaresRegressor
-
-    model = LeastSquaresRegressor().fit(TRAIN, _value(TRAIN))
-    return Case(model, model.predict)
-
-
-FACTORIES: dict[str, dict[str, Callable[[], Case]]] = {
-    "sklearn": {"classifier": _sklearn_classifier, "regressor": _sklearn_regressor},
-    "xgboost": {
-        "classifier": _xgboost_classifier,
-        "regressor": _xgboost_regressor,
-        "booster": _xgboost_booster,
-    },
-    "lightgbm": {
-        "classifier": lambda: _lightgbm_model("classifier"),
-        "binary": lambda: _lightgbm_model("binary"),
-        "regressor": lambda: _lightgbm_model("regressor"),
-        "booster": _lightgbm_booster,
-    },
-    "onnx": {
-        "classifier": lambda: _onnx_classifier(zipmap=True),
-        "tensor-proba": lambda: _onnx_classifier(zipmap=False),
-        "regressor": _onnx_regressor,
-    },
-    "river": {
-        "classifier": _river_binary,
-        "multiclass": _river_multiclass,
-        "regressor": _river_regressor,
-    },
-    "pyfunc": {"classifier": _pyfunc_classifier, "regressor": _pyfunc_regressor},
-}
-#: Modules each optional flavor imports (and whose absence must be reported clearly).
-OPTIONAL_MODULES = {
-    "xgboost": ["xgboost"],
-    "lightgbm": ["lightgbm"],
-    "onnx": ["onnx", "onnxruntime"],
-    "river": ["river"],
-}
-
-CASES = [
-    pytest.param(flavor, kind, id=f"{flavor}-{kind}")
-    for flavor in flavors()
-    for kind in FACTORIES.get(flavor) or ["no-factory"]
-]
-
-_trained: dict[tuple[str, str], Case] = {}
-
-
-def _case(flavor: str, kind: str) -> Case:
-    if flavor not in FACTORIES:
-        pytest.fail(f"flavor {flavor!r} has no factory in FACTORIES; add one")
-    if (flavor, kind) not in _trained:
-        _trained[flavor, kind] = FACTORIES[flavor][kind]()
-    return _trained[flavor, kind]
 
 
 def _assert_same(runtime: Runtime, case: Case) -> None:
@@ -313,7 +71,7 @@ def test_every_flavor_has_a_factory() -> None:
 
 @pytest.mark.parametrize(("flavor", "kind"), CASES)
 def test_detects_its_flavor(flavor: str, kind: str) -> None:
-    model = _case(flavor, kind).model
+    model = trained_case(flavor, kind).model
     assert detect_flavor(model) == flavor
     runtime = runtime_for(model)
     assert type(runtime) is get_runtime(flavor)
@@ -322,7 +80,7 @@ def test_detects_its_flavor(flavor: str, kind: str) -> None:
 
 @pytest.mark.parametrize(("flavor", "kind"), CASES)
 def test_in_memory_predictions_match_the_model(flavor: str, kind: str) -> None:
-    case = _case(flavor, kind)
+    case = trained_case(flavor, kind)
     _assert_same(runtime_for(case.model), case)
 
 
@@ -330,7 +88,7 @@ def test_in_memory_predictions_match_the_model(flavor: str, kind: str) -> None:
 def test_saved_and_loaded_predictions_match_the_model(
     flavor: str, kind: str, tmp_path: Path
 ) -> None:
-    case = _case(flavor, kind)
+    case = trained_case(flavor, kind)
     metadata = runtime_for(case.model).save(tmp_path)
     stored = json.loads(json.dumps(metadata))  # what the registry keeps is JSON
     loaded = get_runtime(flavor).load(tmp_path, stored)
@@ -368,7 +126,7 @@ def test_missing_library_is_reported_with_its_extra(
     flavor: str, module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kind = next(iter(FACTORIES[flavor]))
-    metadata = runtime_for(_case(flavor, kind).model).save(tmp_path)
+    metadata = runtime_for(trained_case(flavor, kind).model).save(tmp_path)
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingDependencyError, match=rf"shipyard\[{flavor}\]"):
         get_runtime(flavor).load(tmp_path, metadata)
@@ -385,10 +143,11 @@ def test_river_learns_and_a_loaded_copy_continues_identically(kind: str, tmp_pat
     loaded = get_runtime("river").load(tmp_path, json.loads(json.dumps(runtime.save(tmp_path))))
     direct = copy.deepcopy(case.model)
 
-    batch = _frame(300, seed=7)
-    target = {"classifier": _binary(batch).astype(bool), "multiclass": _three(batch)}.get(
-        kind, _value(batch, seed=7)
-    )
+    batch = make_frame(300, seed=7)
+    target = {
+        "classifier": binary_target(batch).astype(bool),
+        "multiclass": three_classes(batch),
+    }.get(kind, regression_target(batch, seed=7))
     sample = TEST.iloc[:500]
 
     def answers(rt: Runtime) -> np.ndarray[Any, Any]:
@@ -397,26 +156,26 @@ def test_river_learns_and_a_loaded_copy_continues_identically(kind: str, tmp_pat
     before = answers(runtime)
     runtime.learn(batch, target.to_numpy())  # learn_one, row by row
     loaded.learn(batch, target.to_numpy())
-    for row, label in zip(_river_rows(batch), target.tolist(), strict=True):
+    for row, label in zip(river_rows(batch), target.tolist(), strict=True):
         direct.learn_one(row, label)
     after = answers(runtime)
     assert not np.allclose(before, after)
     np.testing.assert_array_equal(after, answers(loaded))
-    assert runtime.predict(sample).tolist() == [direct.predict_one(r) for r in _river_rows(sample)]
+    assert runtime.predict(sample).tolist() == [direct.predict_one(r) for r in river_rows(sample)]
 
     runtime.learn(batch, target)  # a Series: learn_many, which all these models have
     loaded.learn(batch, target)
     direct.learn_many(batch, target)
     np.testing.assert_array_equal(answers(runtime), answers(loaded))
     assert runtime.predict(sample).tolist() == loaded.predict(sample).tolist()
-    assert runtime.predict(sample).tolist() == [direct.predict_one(r) for r in _river_rows(sample)]
+    assert runtime.predict(sample).tolist() == [direct.predict_one(r) for r in river_rows(sample)]
     assert runtime.classes == loaded.classes == case.classes
 
 
 def test_river_multiclass_learns_a_new_class(tmp_path: Path) -> None:
     runtime = runtime_for(FACTORIES["river"]["multiclass"]().model)
-    batch = _frame(50, seed=8)
-    runtime.learn(batch, _three(batch, labels=("a", "b", "d")).to_numpy())
+    batch = make_frame(50, seed=8)
+    runtime.learn(batch, three_classes(batch, labels=("a", "b", "d")).to_numpy())
     assert runtime.classes == ["a", "b", "c", "d"]
     assert runtime.predict_proba(TEST.iloc[:3]).shape == (3, 4)
     loaded = get_runtime("river").load(tmp_path, runtime.save(tmp_path))
@@ -428,7 +187,7 @@ def test_river_multiclass_learns_a_new_class(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flavor", [f for f in flavors() if ".pkl" in get_runtime(f).file_suffixes])
 def test_pickle_needs_the_trust_flag(flavor: str, tmp_path: Path) -> None:
-    case = _case(flavor, next(iter(FACTORIES[flavor])))
+    case = trained_case(flavor, next(iter(FACTORIES[flavor])))
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps(case.model))
     with pytest.raises(UntrustedArtifactError, match="--trust-pickle"):
@@ -464,13 +223,13 @@ def _native_file(flavor: str, kind: str, model: Any, tmp_path: Path) -> tuple[Pa
     [c for c in CASES if c.values[0] in ("xgboost", "lightgbm", "onnx", "pyfunc")],
 )
 def test_from_native_file_matches_the_model(flavor: str, kind: str, tmp_path: Path) -> None:
-    case = _case(flavor, kind)
+    case = trained_case(flavor, kind)
     path, options = _native_file(flavor, kind, case.model, tmp_path)
     _assert_same(get_runtime(flavor).from_file(path, **options), case)
 
 
 def test_xgboost_classifier_file_read_as_a_raw_booster_predicts_the_same(tmp_path: Path) -> None:
-    case = _case("xgboost", "classifier")
+    case = trained_case("xgboost", "classifier")
     case.model.save_model(tmp_path / "model.ubj")
     _assert_same(get_runtime("xgboost").from_file(tmp_path / "model.ubj"), case)
 
@@ -506,7 +265,7 @@ def test_pyfunc_refuses_a_class_defined_in_main(tmp_path: Path) -> None:
 
 
 def test_pyfunc_records_the_import_path(tmp_path: Path) -> None:
-    model = _case("pyfunc", "regressor").model
+    model = trained_case("pyfunc", "regressor").model
     metadata = runtime_for(model).save(tmp_path)
     assert metadata["python_class"] == "runtimes.pyfunc_models:LeastSquaresRegressor"
     assert (tmp_path / "data" / "coef.npy").is_file()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtimes.test_contract import CASES, TEST, TRAIN, _case
+from runtimes.factories import CASES, TEST, TRAIN, trained_case
 from shipyard.config import Settings
 from shipyard.errors import SignatureError
 from shipyard.registry import Registry
@@ -24,7 +24,7 @@ def sqlite_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 def test_registered_version_predicts_like_the_model_and_checks_its_signature(
     sqlite_registry: Registry, flavor: str, kind: str
 ) -> None:
-    case = _case(flavor, kind)
+    case = trained_case(flavor, kind)
     name = f"contract-{flavor}-{kind}"
     version = sqlite_registry.register_model(case.model, name, training_data=TRAIN)
     assert version.flavor == flavor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -302,3 +303,31 @@ def test_verify_reports_damaged_files(run, register) -> None:  # type: ignore[no
     damaged = run("models", "verify", "m")
     assert damaged.code == 1
     assert "1 problem(s)" in damaged.out and "MODEL_CARD.md" in damaged.out
+
+
+def test_download_writes_verified_files_and_history_lists_changes(  # type: ignore[no-untyped-def]
+    run, register, tmp_path
+) -> None:
+    from shipyard import get_registry
+
+    register("--alias", "champion")
+    out = tmp_path / "export"
+    result = run("models", "download", "m", "champion", "-o", str(out))
+    assert result.code == 0, result.err
+    version = get_registry().get_version("m", 1)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(
+        version.artifacts
+    )
+    for name, entry in version.artifacts.items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == entry["sha256"]
+    again = run("models", "download", "m", "1", "-o", str(out))
+    assert again.code == 1 and "not an empty directory" in again.err
+    run("alias", "delete", "m", "champion")
+    history = json.loads(run("models", "history", "m", "--json").out)
+    assert [(e["action"], e["target"]) for e in history] == [
+        ("alias.delete", "m@champion"),
+        ("alias.set", "m@champion"),
+        ("version.create", "m/1"),
+        ("model.create", "m"),
+    ]
+    assert run("models", "history", "ghost").code == 1

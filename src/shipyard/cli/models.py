@@ -336,3 +336,49 @@ def verify(
     )
     if report.problems:
         raise typer.Exit(1)
+
+
+@app.command()
+def download(
+    name: str = typer.Argument(..., help="Model name."),
+    version: str = typer.Argument(..., help="Version number, latest, or an alias."),
+    output: Path = typer.Option(..., "--output", "-o", help="New or empty directory."),
+) -> None:
+    """Write a version's files (model, reference sample, model card), each verified."""
+    record = _version_of(name, version)
+    written = registry().download(name, record.version, output)
+    for path in written:
+        console.print(str(path))
+
+
+@app.command()
+def history(
+    name: str = typer.Argument(..., help="Model name."),
+    limit: int = typer.Option(50, min=1, help="At most this many changes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Who changed what on a model, its versions and its aliases, newest first."""
+    registry().get_model(name)  # an unknown model is an error, not an empty history
+    events = registry().events(model=name, limit=limit)
+    if as_json:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
+    table = Table()
+    for column in ("when", "who", "action", "target", "before", "after"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.actor,
+            e.action,
+            e.target,
+            _brief(e.before),
+            _brief(e.after),
+        )
+    console.print(table)
+
+
+def _brief(state: dict[str, Any] | None) -> str:
+    if not state:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in state.items() if v not in ("", {}, None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from shipyard.errors import ArtifactIntegrityError
+from shipyard.errors import ArtifactIntegrityError, ConflictError
 from shipyard.registry.core import RegistryCore
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.registration import CARD_FILE, MODEL_DIR
@@ -43,3 +43,16 @@ class FileOperations(RegistryCore):
     def card(self, name: str, version: int) -> str:
         """The version's Markdown model card, as stored at registration."""
         return self.read_artifact(name, version, CARD_FILE).decode("utf-8")
+
+    def download(self, name: str, version: int, target: Path) -> list[Path]:
+        """Write every file of a version, each verified, into the directory ``target``
+        (which must not exist or be empty); returns the paths written."""
+        record = self.get_version(name, version)
+        target = Path(target)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ConflictError(
+                f"{target} exists and is not an empty directory; choose a new directory"
+            )
+        what = f"model {name!r} version {version}"
+        self.artifacts.materialize(record.artifacts, target, what=what)
+        return [target / file for file in sorted(record.artifacts)]

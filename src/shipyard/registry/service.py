@@ -386,10 +386,25 @@ class Registry(AliasOperations, FileOperations):
     # -- events ------------------------------------------------------------------------
 
     def events(
-        self, *, target_kind: str | None = None, target: str | None = None, limit: int = 100
+        self,
+        *,
+        model: str | None = None,
+        target_kind: str | None = None,
+        target: str | None = None,
+        limit: int = 100,
     ) -> list[Event]:
-        """Recorded changes, newest first."""
+        """Recorded changes, newest first: all of them, those of one model (itself, its
+        versions and its aliases), or those of one target."""
         query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+        if model:
+            validate_model_name(model)  # also keeps LIKE wildcards out of the pattern
+            query = query.where(
+                or_(
+                    EventRow.target == model,
+                    EventRow.target.like(f"{model}/%"),
+                    EventRow.target.like(f"{model}@%"),
+                )
+            )
         if target_kind:
             query = query.where(EventRow.target_kind == target_kind)
         if target:

@@ -71,19 +71,7 @@ def test_register_show_alias_card_and_search(
     run, saved_model, register, database_url, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SHIPYARD_DATABASE_URL", database_url)
-    path, data = saved_model
-    result = run(
-        "models",
-        "register",
-        str(path),
-        "--name",
-        "credit",
-        "--flavor",
-        "sklearn",
-        "--training-data",
-        str(data),
-        "--target-column",
-        "label",
+    result = register(
         "--metric",
         "f1=0.8",
         "--tag",
@@ -92,6 +80,7 @@ def test_register_show_alias_card_and_search(
         "Scores credit.",
         "--alias",
         "champion",
+        name="credit",
     )
     assert result.code == 0, result.err
     assert "registered models:/credit/1" in result.out and "credit@champion" in result.out

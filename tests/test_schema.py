@@ -222,3 +222,79 @@ def test_nullable_integers_and_odd_inputs() -> None:
         floats.validate(pd.DataFrame({0: [1.0]}))
     with pytest.raises(SignatureError, match="got list"):
         floats.validate([{"a": [1, 2]}])
+
+
+def test_all_missing_batches_are_accepted_for_nullable_columns() -> None:
+    import io
+
+    training = pd.DataFrame(
+        {
+            "i": pd.array([1, None], dtype="Int64"),
+            "b": pd.array([True, None], dtype="boolean"),
+            "s": pd.Series(["a", None], dtype="str"),
+            "t": pd.to_datetime(["2024-01-01", None]),
+            "c": pd.Categorical(["x", None]),
+        }
+    )
+    sig = Signature.infer(training)
+    out = sig.validate(pd.read_csv(io.StringIO("i,b,s,t,c\n,,,,\n")))
+    assert out.isna().all().all()
+    assert [str(t) for t in out.dtypes] == [
+        "Int64",
+        "boolean",
+        "object",
+        str(training["t"].dtype),
+        "category",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [(pd.Series([1, None], dtype=object), "int"), (pd.Series([1.5, 2], dtype=object), "float")],
+)
+def test_object_columns_of_numbers_are_understood(values: pd.Series, kind: str) -> None:
+    assert Signature.infer(pd.DataFrame({"x": values})).inputs[0].kind == kind
+
+
+@pytest.mark.parametrize(
+    ("values", "advice"),
+    [
+        (pd.Series([__import__("datetime").date(2024, 1, 1)] * 2), "pd.to_datetime"),
+        (pd.Series([__import__("decimal").Decimal("1.2")] * 2), "astype(float)"),
+        (pd.Series([1, "a"], dtype=object), "one type"),
+        (pd.Series(pd.Categorical(pd.date_range("2024-01-01", periods=2))), "astype(str)"),
+        (pd.Series(pd.cut([1, 2, 3], 2)), "astype(str)"),
+    ],
+)
+def test_unsupported_training_columns_say_how_to_convert(values: pd.Series, advice: str) -> None:
+    with pytest.raises(SignatureError, match="'x'") as info:
+        Signature.infer(pd.DataFrame({"x": values}))
+    assert advice in str(info.value)
+
+
+def test_ordered_categoricals_stay_ordered() -> None:
+    training = pd.DataFrame(
+        {"x": pd.Categorical(["lo", "hi"], categories=["lo", "hi"], ordered=True)}
+    )
+    out = Signature.infer(training).validate([{"x": "hi"}])
+    assert out["x"].cat.ordered and list(out["x"].cat.categories) == ["lo", "hi"]
+
+
+def test_large_frames_are_checked_column_at_a_time() -> None:
+    rng = np.random.default_rng(0)
+    rows = 200_000
+    frame = pd.DataFrame(
+        {
+            "s": rng.choice(["a", "b"], rows),
+            "c": pd.Categorical(rng.choice(["x", "y"], rows)),
+            "t": pd.to_datetime(rng.integers(10**9, 2 * 10**9, rows), unit="s"),
+        }
+    )
+    sig = Signature.infer(frame)
+    pd.testing.assert_frame_equal(sig.validate(frame), frame, check_dtype=False)
+    broken = frame.astype({"s": object})
+    broken.loc[rows - 1, "s"] = 7
+    with pytest.raises(
+        SignatureError, match=f"'s': expected string, got integer 7 at row {rows - 1}"
+    ):
+        sig.validate(broken)

@@ -47,6 +47,8 @@ class ColumnSpec(BaseModel):
     categories: list[Any] | None = None
     """Categories of a ``category`` column (enforced), or the distinct values of a string
     column with at most 100 of them (informative only)."""
+    ordered: bool = False
+    """Whether a ``category`` column's categories are ordered."""
     min: float | None = None
     """Smallest value seen in training (numeric columns; informative, not enforced)."""
     max: float | None = None
@@ -66,9 +68,42 @@ class OutputSpec(BaseModel):
     """Whether the model also gives class probabilities."""
 
 
+#: What to run on a training column whose values ``infer_dtype`` classifies this way.
+_CONVERSIONS = {
+    "date": "df[{c!r}] = pd.to_datetime(df[{c!r}])",
+    "datetime": "df[{c!r}] = pd.to_datetime(df[{c!r}])",
+    "decimal": "df[{c!r}] = df[{c!r}].astype(float)",
+    "time": "df[{c!r}] = df[{c!r}].astype(str)",
+    "period": "df[{c!r}] = df[{c!r}].astype(str)",
+    "interval": "df[{c!r}] = df[{c!r}].astype(str)",
+    "bytes": "df[{c!r}] = df[{c!r}].str.decode('utf-8')",
+}
+#: Families of category labels a signature can store in JSON and compare exactly.
+_CATEGORY_FAMILIES = ("string", "integer", "floating", "boolean", "empty")
+
+
+def _unsupported(column: str, what: str) -> SignatureError:
+    fix = _CONVERSIONS.get(what)
+    advice = (
+        f"convert it before registering, e.g. {fix.format(c=column)}"
+        if fix
+        else "give the column one type (numbers, strings, booleans or datetimes)"
+    )
+    return SignatureError(f"column {column!r} holds {what} values; {advice}", column=column)
+
+
 def _kind_of(series: pd.Series[Any]) -> tuple[Kind, str]:
     dtype = series.dtype
+    name = str(series.name)
     if isinstance(dtype, pd.CategoricalDtype):
+        family = pd.api.types.infer_dtype(dtype.categories, skipna=True)
+        if family not in _CATEGORY_FAMILIES:
+            raise SignatureError(
+                f"column {name!r} is a categorical of {family} values, which a signature "
+                f"cannot compare exactly; convert its labels to strings before registering, "
+                f"e.g. df[{name!r}] = df[{name!r}].astype(str).astype('category')",
+                column=name,
+            )
         return "category", "category"
     if pd.api.types.is_bool_dtype(dtype):
         return "bool", "bool"
@@ -83,11 +118,15 @@ def _kind_of(series: pd.Series[Any]) -> tuple[Kind, str]:
         return "string", "string"
     if inferred == "boolean":
         return "bool", "bool"
-    raise SignatureError(
-        f"column {series.name!r} holds {inferred} values; give every column one type "
-        "(numbers, strings, booleans or datetimes) before registering",
-        column=str(series.name),
-    )
+    if inferred == "integer":  # Python ints in an object column (None for missing)
+        return "int", "int64"
+    if inferred in ("floating", "mixed-integer-float"):
+        return "float", "float64"
+    raise _unsupported(name, inferred)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _finite_bounds(series: pd.Series[Any]) -> tuple[float | None, float | None]:
@@ -104,8 +143,10 @@ def _column_spec(series: pd.Series[Any]) -> ColumnSpec:
     categories: list[Any] | None = None
     low = high = None
     allow_inf = False
+    ordered = False
     if kind == "category":
-        categories = series.cat.categories.tolist()
+        categories = [_plain(c) for c in series.cat.categories]
+        ordered = bool(series.cat.ordered)
     elif kind == "string":
         distinct = series.dropna().unique()
         if len(distinct) <= MAX_LISTED_CATEGORIES:
@@ -121,6 +162,7 @@ def _column_spec(series: pd.Series[Any]) -> ColumnSpec:
         nullable=nullable,
         allow_inf=allow_inf,
         categories=categories,
+        ordered=ordered,
         min=low,
         max=high,
     )
@@ -213,6 +255,16 @@ def _accepts(kind: Kind, value: Any) -> bool:
     return isinstance(value, pd.Timestamp | np.datetime64 | datetime.datetime | str)
 
 
+#: ``infer_dtype`` answers that settle an object column's values as acceptable at once.
+_FAST_OK: dict[Kind, frozenset[str]] = {
+    "bool": frozenset({"boolean"}),
+    "int": frozenset({"integer"}),
+    "float": frozenset({"integer", "floating", "mixed-integer-float"}),
+    "string": frozenset({"string"}),
+    "category": frozenset({"string", "integer", "floating", "boolean"}),
+    "datetime": frozenset({"datetime", "datetime64"}),
+}
+
 _NUMPY_OK: dict[Kind, tuple[str, ...]] = {
     "bool": ("b",),
     "int": ("i", "u"),
@@ -304,22 +356,24 @@ class Signature(BaseModel):
                 column=spec.name,
                 row=row,
             )
-        numpy_kind = getattr(values.dtype, "kind", "O")
+        if len(values) and missing.all():  # e.g. an empty column read back from CSV as float
+            return pd.Series(_all_missing(spec, len(values)), name=spec.name)
         if isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype(object)
-            numpy_kind = "O"
+        numpy_kind = getattr(values.dtype, "kind", "O")
         if numpy_kind in _NUMPY_OK.get(spec.kind, ()):
-            typed = values
-        elif numpy_kind != "O" and not (numpy_kind == "U" or pd.api.types.is_string_dtype(values)):
-            self._reject(spec, values, missing)
-            typed = values  # unreachable, _reject raises
-        else:
+            pass
+        elif numpy_kind in ("O", "U") or pd.api.types.is_string_dtype(values.dtype):
             present = values[~missing]
-            for position, value in zip(np.flatnonzero(~missing), present, strict=True):
-                if not _accepts(spec.kind, value):
-                    self._fail(spec, int(position), value)
-            typed = values
-        return self._convert(spec, typed, missing)
+            # One C-level pass decides the common case; the loop only runs to find (and
+            # name) an offending value, or for types infer_dtype does not know.
+            if pd.api.types.infer_dtype(present, skipna=True) not in _FAST_OK[spec.kind]:
+                for position, value in zip(np.flatnonzero(~missing), present, strict=True):
+                    if not _accepts(spec.kind, value):
+                        self._fail(spec, int(position), value)
+        else:
+            self._reject(spec, values, missing)
+        return self._convert(spec, values, missing)
 
     def _reject(
         self, spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
@@ -359,17 +413,7 @@ class Signature(BaseModel):
                 return pd.Series(values, name=spec.name).astype("boolean")
             return pd.Series(values.to_numpy(dtype=bool), name=spec.name)
         if spec.kind == "category":
-            categories = spec.categories or []
-            known = {(_type_name(c), c) for c in categories}
-            for row, value in enumerate(values):
-                if not missing[row] and (_type_name(value), value) not in known:
-                    raise SignatureError(
-                        f"column {spec.name!r}: unknown category {_show(value)} at row {row}; "
-                        f"expected one of: {', '.join(map(str, categories))}",
-                        column=spec.name,
-                        row=row,
-                    )
-            return pd.Series(pd.Categorical(values, categories=categories), name=spec.name)
+            return pd.Series(_categories(spec, values, missing), name=spec.name)
         if spec.kind == "datetime":
             return pd.Series(_datetimes(spec, values, missing), name=spec.name)
         return pd.Series(values.to_numpy(dtype=object), name=spec.name)
@@ -433,6 +477,17 @@ def _datetimes(
     """Timestamps (or ISO 8601 strings) as the column's datetime dtype; time zones must
     match training (both naive, or both aware)."""
     aware = "," in spec.dtype  # e.g. "datetime64[ns, UTC]"
+    if getattr(values.dtype, "kind", "O") == "M":  # already datetimes: one vectorised check
+        if (getattr(values.dtype, "tz", None) is not None) != aware:
+            row = int(np.argmax(~missing))
+            expected = "with a time zone" if aware else "without a time zone"
+            raise SignatureError(
+                f"column {spec.name!r}: {_show(values.iloc[row])} at row {row} must be a "
+                f"datetime {expected}, as in training",
+                column=spec.name,
+                row=row,
+            )
+        return values.astype(cast(Any, spec.dtype))
     stamps: list[Any] = []
     for row, value in enumerate(values):
         if missing[row]:
@@ -458,3 +513,48 @@ def _datetimes(
         stamps.append(stamp)
     parsed = pd.to_datetime(pd.Series(stamps, dtype="object"), utc=aware)
     return parsed.astype(cast(Any, spec.dtype))
+
+
+def _categories(
+    spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
+) -> pd.Categorical:
+    """Values as the column's categorical; a value outside its categories (compared with its
+    type: ``1``, ``"1"`` and ``True`` differ) is an error."""
+    categories = spec.categories or []
+    family = pd.api.types.infer_dtype(categories, skipna=True)
+    present = values[~missing]
+    if pd.api.types.infer_dtype(present, skipna=True) == family:
+        unknown = ~values.isin(categories).to_numpy() & ~missing
+    else:
+        known = {(_type_name(c), c) for c in categories}
+        unknown = np.array(
+            [
+                not m and (_type_name(v), v) not in known
+                for v, m in zip(values, missing, strict=True)
+            ],
+            dtype=bool,
+        )
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise SignatureError(
+            f"column {spec.name!r}: unknown category {_show(values.iloc[row])} at row {row}; "
+            f"expected one of: {', '.join(map(str, categories))}",
+            column=spec.name,
+            row=row,
+        )
+    return pd.Categorical(values, categories=categories, ordered=spec.ordered)
+
+
+def _all_missing(spec: ColumnSpec, rows: int) -> Any:
+    """A column of ``rows`` missing values in the column's training dtype."""
+    if spec.kind == "float":
+        return np.full(rows, np.nan, dtype=spec.dtype)
+    if spec.kind == "int":
+        return pd.array([pd.NA] * rows, dtype="Int64")
+    if spec.kind == "bool":
+        return pd.array([pd.NA] * rows, dtype="boolean")
+    if spec.kind == "category":
+        return pd.Categorical([None] * rows, categories=spec.categories, ordered=spec.ordered)
+    if spec.kind == "datetime":
+        return pd.Series([pd.NaT] * rows).astype(cast(Any, spec.dtype))
+    return np.full(rows, None, dtype=object)

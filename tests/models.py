@@ -31,3 +31,21 @@ def logistic(rows: int = 300, seed: int = 0) -> tuple[Any, pd.DataFrame, np.ndar
     frame, target = classification_data(rows, seed)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(frame, target)
     return model, frame, target
+
+
+class Ratio:
+    """A hand-written transformer that needs named columns (no ``feature_names_in_``)."""
+
+    def fit(self, x: pd.DataFrame, y: Any = None) -> Ratio:
+        return self
+
+    def transform(self, x: pd.DataFrame) -> pd.DataFrame:
+        out = x.copy()
+        out["ratio"] = out["income"] / (out["age"] + 1)
+        return out
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
+
+    def set_params(self, **params: Any) -> Ratio:
+        return self

@@ -7,14 +7,25 @@ from typing import Any
 from shipyard.registry.types import ModelVersion
 
 
-def _cell(value: Any) -> str:
+_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"} | {"<": "&lt;", ">": "&gt;"})
+
+
+def _plain(value: Any) -> str:
+    """A value as text: floats to 6 significant digits, on one line."""
     if value is None:
         return ""
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-    else:
-        text = str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return " ".join(text.split("\n"))
+
+
+def _cell(value: Any) -> str:
+    """User data (names, labels, values) made inert in Markdown and HTML."""
+    return _plain(value).translate(_SPECIAL)
+
+
+def _prose(text: str) -> str:
+    """User-written Markdown (descriptions): kept, but with no raw HTML."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -29,11 +40,11 @@ def _summary(column: dict[str, Any]) -> str:
     if kind == "numeric":
         quantiles = column.get("quantiles") or {}
         median = quantiles.get("0.5") if isinstance(quantiles, dict) else None
-        parts = [f"min {_cell(column.get('min'))}", f"max {_cell(column.get('max'))}"]
+        parts = [f"min {_plain(column.get('min'))}", f"max {_plain(column.get('max'))}"]
         if median is not None:
-            parts.insert(1, f"median {_cell(median)}")
+            parts.insert(1, f"median {_plain(median)}")
         if column.get("mean") is not None:
-            parts.append(f"mean {_cell(column.get('mean'))}")
+            parts.append(f"mean {_plain(column.get('mean'))}")
         return ", ".join(parts)
     counts = column.get("categories") or {}
     if isinstance(counts, dict) and counts:
@@ -58,11 +69,11 @@ def render_card(version: ModelVersion) -> str:
         "",
         "## Description",
         "",
-        version.description or "_No description was given at registration._",
+        _prose(version.description) or "_No description was given at registration._",
         "",
         "## Intended use",
         "",
-        version.intended_use or "_Not stated at registration._",
+        _prose(version.intended_use) or "_Not stated at registration._",
         "",
     ]
     output = version.signature.output
@@ -72,7 +83,7 @@ def render_card(version: ModelVersion) -> str:
     else:
         out.append(f"- **Kind:** {output.kind.replace('_', ' ')} (`{output.dtype}`)")
         if output.classes is not None:
-            out.append(f"- **Classes:** {', '.join(map(str, output.classes))}")
+            out.append(f"- **Classes:** {', '.join(_cell(c) for c in output.classes)}")
         out += [f"- **Probabilities:** {'yes' if output.probabilities else 'no'}", ""]
 
     out += ["## Training data", ""]
@@ -102,7 +113,7 @@ def render_card(version: ModelVersion) -> str:
         out += _table(["column", "kind", "missing", "summary"], rows)
     target = version.target_profile
     if target:
-        out += [f"Target: {_summary(target)}", ""]
+        out += [f"Target: {_cell(_summary(target))}", ""]
     if not data and not columns:
         out += ["_No training data was given at registration._", ""]
 
@@ -125,7 +136,7 @@ def render_card(version: ModelVersion) -> str:
             detail = ", ".join(map(str, spec.categories[:10]))
             detail += " …" if len(spec.categories) > 10 else ""
         elif spec.min is not None:
-            detail = f"{_cell(spec.min)} to {_cell(spec.max)}"
+            detail = f"{_plain(spec.min)} to {_plain(spec.max)}"
         else:
             detail = ""
         rows.append([spec.name, spec.kind, spec.dtype, "yes" if spec.nullable else "no", detail])
@@ -141,7 +152,7 @@ def render_card(version: ModelVersion) -> str:
     if lineage.get("source_file"):
         out.append(f"- **Registered from file:** {lineage['source_file']}")
     for key, value in (lineage.get("extra") or {}).items():
-        out.append(f"- **{key}:** {_cell(value)}")
+        out.append(f"- **{_cell(key)}:** {_cell(value)}")
     out.append("")
 
     environment = lineage.get("environment") or {}

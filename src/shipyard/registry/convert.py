@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from shipyard.errors import InvalidInputError
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_METRIC_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,128}", re.ASCII)
 
 
 def jsonable(value: Any, *, depth: int = 0) -> Any:
@@ -29,17 +33,21 @@ def jsonable(value: Any, *, depth: int = 0) -> Any:
         return [jsonable(v, depth=depth + 1) for v in items]
     if isinstance(value, np.ndarray) and value.size <= 1_000:
         return jsonable(value.tolist(), depth=depth + 1)
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return repr(value)
+    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+    # Default reprs carry a memory address, which would make equal models look different.
+    return _ADDRESS.sub("", repr(value))
 
 
 def clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     """Metrics are finite numbers keyed by name."""
     clean: dict[str, float] = {}
     for key, value in (metrics or {}).items():
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"metric name {key!r} must be a non-empty string")
+        if not isinstance(key, str) or not _METRIC_NAME.fullmatch(key):
+            raise InvalidInputError(
+                f"metric name {key!r} is not allowed; use letters, digits and _.:/- "
+                "(e.g. 'f1', 'roc_auc', 'val/loss') so it can be searched with --metric"
+            )
         if isinstance(value, np.generic):
             value = value.item()
         if (

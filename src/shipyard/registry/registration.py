@@ -79,8 +79,13 @@ def _output_spec(runtime: Runtime, probe: pd.DataFrame, target: Any) -> OutputSp
             f"({type(exc).__name__}: {first_line}); {advice}"
         ) from exc
     classes = runtime.classes
-    if predictions.ndim == 2 and predictions.shape[1] > 1:
-        kind = "probabilities"
+    if predictions.ndim == 2 and predictions.shape[1] > 1:  # several outputs per row
+        rows_sum_to_one = (
+            predictions.dtype.kind == "f"
+            and bool(((predictions >= 0) & (predictions <= 1)).all())
+            and bool(np.allclose(predictions.sum(axis=1), 1.0))
+        )
+        kind = "probabilities" if rows_sum_to_one else "other"
     elif classes is not None:
         kind = "class_labels"
     elif predictions.dtype.kind == "f":
@@ -141,18 +146,20 @@ def prepare(
             mode="json"
         )
         data_lineage = fingerprint(frame).model_dump(mode="json")
+        labels = output.kind == "class_labels"
+        one_target = target_values is not None and target_values.ndim == 1
         if target_values is not None:
-            target_profile = profile_values(
-                target_values, name="target", bins=bins, max_categories=max_categories
-            ).model_dump(mode="json")
             data_lineage["target"] = fingerprint(target_values).model_dump(mode="json")
-        reference = _reference_sample(frame, target_values, sample_rows)
-        if reference is not None and output.kind != "probabilities":
-            predictions = runtime.predict(inferred.validate(reference[list(frame.columns)]))
-            reference["__prediction__"] = np.asarray(predictions)
-            prediction_profile = profile_values(
-                np.asarray(predictions), name="prediction", bins=bins, max_categories=max_categories
-            ).model_dump(mode="json")
+        if one_target:
+            assert target_values is not None
+            target_profile = _profile(target_values, "target", labels, bins, max_categories)
+        reference = _reference_sample(frame, target_values if one_target else None, sample_rows)
+        if reference is not None and output.kind in ("class_labels", "regression_value"):
+            predictions = np.asarray(
+                runtime.predict(inferred.validate(reference[list(frame.columns)]))
+            )
+            reference["__prediction__"] = predictions
+            prediction_profile = _profile(predictions, "prediction", labels, bins, max_categories)
     assert signature is not None
 
     with tempfile.TemporaryDirectory(prefix="shipyard-register-") as tmp:
@@ -191,6 +198,17 @@ def prepare(
         flavor_metadata=flavor_metadata,
         artifacts=manifest,
         artifact_digest=manifest_digest(manifest),
+    )
+
+
+def _profile(
+    values: np.ndarray[Any, Any], name: str, labels: bool, bins: int, max_categories: int
+) -> dict[str, Any]:
+    """Profile of a target or of predictions: class labels are counted per class even when
+    they are numbers, so drift compares class frequencies, not a histogram of 0s and 1s."""
+    data: Any = pd.Series(values, name=name).astype("category") if labels else values
+    return profile_values(data, name=name, bins=bins, max_categories=max_categories).model_dump(
+        mode="json"
     )
 
 

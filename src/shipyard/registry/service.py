@@ -20,6 +20,7 @@ from shipyard.registry.card import render_card
 from shipyard.registry.convert import clean_metrics
 from shipyard.registry.files import FileOperations
 from shipyard.registry.filters import COMPARISONS, parse_metric_filter
+from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.names import validate_model_name, validate_tags
 from shipyard.registry.registration import CARD_FILE, prepare
 from shipyard.registry.types import (
@@ -152,7 +153,14 @@ class Registry(AliasOperations, FileOperations):
         byte-identical files is returned instead of creating a new one.
         """
         validate_model_name(name)
-        runtime = runtime_for(model, flavor)
+        if isinstance(model, LoadedModel):  # e.g. an online model that has learned since
+            runtime = model.runtime
+            if flavor is not None and flavor != runtime.flavor:
+                raise InvalidInputError(
+                    f"this loaded model is a {runtime.flavor} model, not {flavor}; leave flavor out"
+                )
+        else:
+            runtime = runtime_for(model, flavor)
         return self._register(
             runtime,
             name,
@@ -229,6 +237,23 @@ class Registry(AliasOperations, FileOperations):
                     .order_by(VersionRow.version)
                 ).first()
                 if same is not None:
+                    differs = [
+                        field
+                        for field, old, new in (
+                            ("metrics", same.metrics, metrics),
+                            ("tags", same.tags, tags),
+                            ("description", same.description, description),
+                            ("intended_use", same.intended_use, kw.get("intended_use") or ""),
+                            ("params", same.params, prepared.params),
+                        )
+                        if old != new
+                    ]
+                    if differs:
+                        raise ConflictError(
+                            f"version {same.version} of {name!r} has the same files but other "
+                            f"{', '.join(differs)}; pass the same metadata to reuse it, or "
+                            "register without reuse_identical to create a new version"
+                        )
                     return rows.to_version(s, same, name)
             s.execute(
                 update(ModelRow)

@@ -93,9 +93,17 @@ class SklearnRuntime(Runtime):
                 f"skops could not save this {type(self.model).__qualname__}: {exc}; "
                 "wrap the model in a shipyard.PythonModel to register it as pyfunc"
             ) from exc
+        types = _untrusted(file)
+        local = [t for t in types if t.startswith("__main__.")]
+        if local:
+            raise UnsupportedModelError(
+                f"the model uses {', '.join(local)}, defined in a script or notebook "
+                "(__main__), which no other process can import; move it into a module on the "
+                "Python path (a .py file you import) and register again"
+            )
         # The file was written from a live object the caller handed us, so the types it
         # holds are trusted as of now; load() refuses any type beyond these.
-        return {"file": _FILE, "format": "skops", "trusted_types": _untrusted(file)}
+        return {"file": _FILE, "format": "skops", "trusted_types": types}
 
     @classmethod
     def load(cls, path: Path, metadata: Mapping[str, Any]) -> Self:
@@ -109,7 +117,13 @@ class SklearnRuntime(Runtime):
                 f"the saved model holds types not recorded when it was registered: "
                 f"{', '.join(unexpected)}; register it again from a trusted source"
             )
-        return cls(skops.io.load(file, trusted=trusted))
+        try:
+            return cls(skops.io.load(file, trusted=trusted))
+        except (ImportError, AttributeError) as exc:
+            raise UnsupportedModelError(
+                f"the saved model needs code this process cannot import ({exc}); install or "
+                "put on the Python path the package that defines the model's classes"
+            ) from exc
 
     @classmethod
     def from_file(cls, path: Path, *, trust_pickle: bool = False, **options: Any) -> Self:
@@ -147,8 +161,13 @@ class SklearnRuntime(Runtime):
         return cls(model)
 
     def _inputs(self, data: pd.DataFrame) -> Any:
-        # A model fitted on a bare array warns when handed named columns; give it the array.
-        return data if hasattr(self.model, "feature_names_in_") else data.to_numpy()
+        # A model fitted on a bare array (it knows its width but no names) warns when handed
+        # named columns: give it the array. Anything else, e.g. a pipeline whose first step
+        # is a hand-written transformer, gets the DataFrame it was trained on.
+        fitted_on_array = hasattr(self.model, "n_features_in_") and not hasattr(
+            self.model, "feature_names_in_"
+        )
+        return data.to_numpy() if fitted_on_array else data
 
     def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
         return np.asarray(self.model.predict(self._inputs(data)))

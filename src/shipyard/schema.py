@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from shipyard.errors import SignatureError
+from shipyard.schema_records import validate_records
 
 Kind = Literal["bool", "int", "float", "string", "category", "datetime"]
 OutputKind = Literal["class_labels", "probabilities", "regression_value", "other"]
@@ -306,6 +307,9 @@ class Signature(BaseModel):
         Raises :class:`~shipyard.errors.SignatureError` naming the first offending column,
         row and value.
         """
+        fast = validate_records(self.inputs, rows)
+        if fast is not None:
+            return fast
         names = self.names
         frame = _frame(rows, names)
         odd = [c for c in frame.columns if not isinstance(c, str)]

@@ -6,7 +6,6 @@ from typing import Any
 
 from shipyard.registry.types import ModelVersion
 
-
 _SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"} | {"<": "&lt;", ">": "&gt;"})
 
 

@@ -1,0 +1,96 @@
+"""The fast lane for small batches of records must agree with the general path exactly."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shipyard.schema
+from shipyard.errors import SignatureError
+from shipyard.schema import Signature
+from shipyard.schema_records import MAX_ROWS, validate_records
+
+TRAINING = pd.DataFrame(
+    {
+        "f64": [1.5, -2.0],
+        "f32": np.array([0.5, 1.0], dtype="float32"),
+        "i8": np.array([1, -3], dtype="int8"),
+        "i64": [10, 20],
+        "b": [True, False],
+        "s": ["x", "y"],
+        "cs": pd.Categorical(["lo", "hi"], categories=["lo", "hi"], ordered=True),
+        "ci": pd.Categorical([1, 2]),
+        "n": [1.0, None],
+    }
+)
+SIGNATURE = Signature.infer(TRAINING)
+
+CLEAN: dict[str, list[Any]] = {
+    "f64": [0.0, -1.25, 3, 1e300],
+    "f32": [0.5, 2, -1e30],
+    "i8": [-128, 0, 127],
+    "i64": [0, -(2**63), 2**63 - 1],
+    "b": [True, False],
+    "s": ["", "x", "naïve"],
+    "cs": ["lo", "hi"],
+    "ci": [1, 2],
+    "n": [0.25, 7],
+}
+DOUBTFUL: dict[str, list[Any]] = {
+    "f64": [None, float("nan"), float("inf"), True, "1.0", 10**400],
+    "f32": [1e300],
+    "i8": [128, -129, 1.0, True],
+    "i64": [2**63, "1"],
+    "b": [1, None],
+    "s": [1, None, b"x"],
+    "cs": ["mid", None],
+    "ci": [3, "1", True, 1.0],
+    "n": [None, float("nan")],
+}
+
+
+def general(rows: Any, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame | SignatureError:
+    with monkeypatch.context() as patch:
+        patch.setattr(shipyard.schema, "validate_records", lambda specs, rows: None)
+        try:
+            return SIGNATURE.validate(rows)
+        except SignatureError as exc:
+            return exc
+
+
+def row(rng: random.Random, doubtful: float) -> dict[str, Any]:
+    out = {}
+    for name, values in CLEAN.items():
+        pool = DOUBTFUL[name] if rng.random() < doubtful else values
+        out[name] = rng.choice(pool)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fast_lane_equals_the_general_path(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    rows = [row(rng, doubtful=0.02 if seed % 2 else 0.0) for _ in range(rng.randint(1, 8))]
+    expected = general(rows, monkeypatch)
+    try:
+        got: pd.DataFrame | SignatureError = SIGNATURE.validate(rows)
+    except SignatureError as exc:
+        got = exc
+    if isinstance(expected, SignatureError):
+        assert isinstance(got, SignatureError) and str(got) == str(expected)
+    else:
+        assert isinstance(got, pd.DataFrame)
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_clean_small_batches_take_the_fast_lane() -> None:
+    rows = [{name: values[0] for name, values in CLEAN.items()}]
+    assert validate_records(SIGNATURE.inputs, rows) is not None
+    assert validate_records(SIGNATURE.inputs, rows * (MAX_ROWS + 1)) is None
+    assert validate_records(SIGNATURE.inputs, [dict(rows[0], extra=1)]) is None
+    for name, values in DOUBTFUL.items():
+        for value in values:
+            assert validate_records(SIGNATURE.inputs, [dict(rows[0], **{name: value})]) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any, NoReturn
 
 import pydantic
 import typer
@@ -39,7 +40,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     sys.stderr.write(f"error: {message}\n")
     sys.exit(code)
 
@@ -51,11 +52,27 @@ def _debug() -> bool:
         return False
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    """Command-line usage errors (click's, as bundled with typer) carry these two."""
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _usage_error(exc: Any) -> NoReturn:
+    """One line naming the problem and where to read the usage; help already shown when the
+    command was given no arguments."""
+    message = exc.format_message().strip()
+    if not message:  # no arguments: the help was printed, nothing more to say
+        sys.exit(exc.exit_code)
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else "shipyard"
+    _fail(f"{message.rstrip('.')}; see: {where} --help", exc.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``shipyard`` console script."""
+    command = typer.main.get_command(app)
     try:
-        # Standalone mode: usage errors are shown with the usage line and exit 2.
-        app(args=argv, prog_name="shipyard")
+        result = command.main(args=argv, prog_name="shipyard", standalone_mode=False)
     except ShipyardError as exc:
         if _debug():
             raise
@@ -73,12 +90,18 @@ def main(argv: list[str] | None = None) -> None:
             "(SHIPYARD_HOME, SHIPYARD_ARTIFACT_ROOT, or the file you named)"
         )
     except Exception as exc:  # the last line of defence: still one line, no traceback
+        if _is_usage_error(exc):
+            _usage_error(exc)
+        if type(exc).__name__ == "Abort":
+            _fail("aborted", 130)
         if _debug():
             raise
         _fail(
             f"unexpected {type(exc).__name__}: {exc}. Run again with SHIPYARD_DEBUG=1 "
             "for the traceback, and report it"
         )
+    if isinstance(result, int) and result:
+        sys.exit(result)
 
 
 if __name__ == "__main__":

@@ -135,3 +135,13 @@ def test_metric_names_must_be_searchable(registry: Registry) -> None:
     model, frame, _ = logistic()
     with pytest.raises(InvalidInputError, match="metric name 'f1 score'"):
         registry.register_model(model, "m", training_data=frame, metrics={"f1 score": 0.5})
+
+
+def test_an_explicit_signature_stands_in_for_training_data(registry: Registry) -> None:
+    from shipyard.schema import Signature
+
+    model, frame, _ = logistic()
+    version = registry.register_model(model, "m", signature=Signature.infer(frame))
+    assert version.profile is None and version.signature.names == list(frame.columns)
+    loaded = registry.load("models:/m/1")
+    np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))

@@ -116,7 +116,6 @@ def prepare(
     sample_rows: int,
     bins: int,
     max_categories: int,
-    extra_files: dict[str, Path] | None = None,
 ) -> Prepared:
     """Infer, profile, save and store a model; returns what the version row needs."""
     frame = None if training_data is None else as_frame(training_data, "training_data")
@@ -168,10 +167,6 @@ def prepare(
         flavor_metadata = jsonable(runtime.save(root / MODEL_DIR))
         if reference is not None:
             reference.to_parquet(root / REFERENCE_FILE, index=False)
-        for name, source in (extra_files or {}).items():
-            destination = root / name
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_bytes(Path(source).read_bytes())
         manifest = store.put_directory(root)
 
     model_params = params

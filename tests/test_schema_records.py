@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import shipyard.schema
+import shipyard.schema.signature
 from shipyard.errors import SignatureError
 from shipyard.schema import Signature
-from shipyard.schema_records import MAX_ROWS, validate_records
+from shipyard.schema.records import MAX_ROWS, validate_records
 
 TRAINING = pd.DataFrame(
     {
@@ -55,7 +55,7 @@ DOUBTFUL: dict[str, list[Any]] = {
 
 def general(rows: Any, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame | SignatureError:
     with monkeypatch.context() as patch:
-        patch.setattr(shipyard.schema, "validate_records", lambda specs, rows: None)
+        patch.setattr(shipyard.schema.signature, "validate_records", lambda specs, rows: None)
         try:
             return SIGNATURE.validate(rows)
         except SignatureError as exc:

@@ -5,7 +5,7 @@ in Python and building each column once costs tens of microseconds, where going 
 a pandas Series per column costs milliseconds. This lane only ever *accepts*: the first
 value it is not sure of (a missing value, a non-finite float, a datetime, an unknown
 category, an integer out of range …) sends the whole batch down the general path in
-:mod:`shipyard.schema`, which produces the same result or the precise error.
+:mod:`shipyard.schema.signature`, which produces the same result or the precise error.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from shipyard.schema import ColumnSpec
+    from shipyard.schema.signature import ColumnSpec
 
 #: Batches up to this many rows take the fast lane.
 MAX_ROWS = 64

@@ -4,26 +4,32 @@ A :class:`Signature` is inferred from a training sample at registration and chec
 every input afterwards. It never casts silently: an integer in a float column is
 fine (it is widened), a string in a float column, a float in an integer column or a
 missing value where training had none is a :class:`~shipyard.errors.SignatureError`
-naming the column, the row and the value.
-"""
+naming the column, the row and the value."""
 
 from __future__ import annotations
 
-import datetime
-import math
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from shipyard.errors import SignatureError
-from shipyard.schema_records import validate_records
-
-Kind = Literal["bool", "int", "float", "string", "category", "datetime"]
-OutputKind = Literal["class_labels", "probabilities", "regression_value", "other"]
-Rows = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any] | np.ndarray[Any, Any]
+from shipyard.schema.inputs import read_rows
+from shipyard.schema.records import validate_records
+from shipyard.schema.types import Kind, OutputKind, Rows
+from shipyard.schema.values import (
+    FAST_OK,
+    NUMPY_OK,
+    accepts,
+    all_missing,
+    check_int_range,
+    show,
+    to_categories,
+    to_datetimes,
+    to_floats,
+    type_name,
+)
 
 #: At most this many distinct values of a string column are listed in its signature.
 MAX_LISTED_CATEGORIES = 100
@@ -79,6 +85,8 @@ _CONVERSIONS = {
     "interval": "df[{c!r}] = df[{c!r}].astype(str)",
     "bytes": "df[{c!r}] = df[{c!r}].str.decode('utf-8')",
 }
+
+
 #: Families of category labels a signature can store in JSON and compare exactly.
 _CATEGORY_FAMILIES = ("string", "integer", "floating", "boolean", "empty")
 
@@ -169,111 +177,6 @@ def _column_spec(series: pd.Series[Any]) -> ColumnSpec:
     )
 
 
-def _frame(rows: Rows, names: list[str]) -> pd.DataFrame:
-    """Turn any accepted input shape into a DataFrame without converting values."""
-    if isinstance(rows, pd.DataFrame):
-        return rows
-    if isinstance(rows, np.ndarray):
-        if rows.ndim == 1 and len(names) == 1:
-            rows = rows.reshape(-1, 1)
-        if rows.ndim != 2 or rows.shape[1] != len(names):
-            raise SignatureError(
-                f"expected an array of shape [rows, {len(names)}] with columns "
-                f"{', '.join(names)}; got shape {list(rows.shape)}"
-            )
-        return pd.DataFrame(rows, columns=names)
-    if isinstance(rows, Mapping):
-        values = list(rows.values())
-        if values and all(isinstance(v, list | tuple | np.ndarray | pd.Series) for v in values):
-            lengths = {len(v) for v in values}
-            if len(lengths) > 1:
-                raise SignatureError(
-                    "columns have different lengths; send the same number of values per column"
-                )
-            return pd.DataFrame({k: pd.Series(list(v), dtype=object) for k, v in rows.items()})
-        rows = [rows]
-    if isinstance(rows, Sequence) and not isinstance(rows, str | bytes):
-        for index, row in enumerate(rows):
-            if not isinstance(row, Mapping):
-                raise SignatureError(
-                    f"row {index} is a {type(row).__name__}; send each row as an object "
-                    "mapping column names to values",
-                    row=index,
-                )
-        columns: dict[str, list[Any]] = {}
-        keys = list(dict.fromkeys(k for row in rows for k in row))
-        for key in keys:
-            columns[key] = [row.get(key, _ABSENT) for row in rows]
-        for key, values in columns.items():
-            for index, value in enumerate(values):
-                if value is _ABSENT:
-                    raise SignatureError(
-                        f"row {index} has no column {key!r}; every row needs every column",
-                        column=key,
-                        row=index,
-                    )
-        return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
-    raise SignatureError(
-        f"cannot read rows from a {type(rows).__name__}; pass a DataFrame, a list of "
-        "row objects, a mapping of columns to value lists, or a 2-D array"
-    )
-
-
-_ABSENT = object()
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool | np.bool_):
-        return "boolean"
-    if isinstance(value, int | np.integer):
-        return "integer"
-    if isinstance(value, float | np.floating):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    return type(value).__name__
-
-
-def _accepts(kind: Kind, value: Any) -> bool:
-    if kind == "bool":
-        return isinstance(value, bool | np.bool_)
-    if kind == "int":
-        return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-    if kind == "float":
-        return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool | np.bool_
-        )
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "category":
-        return not isinstance(value, list | dict | tuple | set)  # membership is checked later
-    # datetime: timestamps, or ISO 8601 strings (JSON has no datetime type)
-    return isinstance(value, pd.Timestamp | np.datetime64 | datetime.datetime | str)
-
-
-#: ``infer_dtype`` answers that settle an object column's values as acceptable at once.
-_FAST_OK: dict[Kind, frozenset[str]] = {
-    "bool": frozenset({"boolean"}),
-    "int": frozenset({"integer"}),
-    "float": frozenset({"integer", "floating", "mixed-integer-float"}),
-    "string": frozenset({"string"}),
-    "category": frozenset({"string", "integer", "floating", "boolean"}),
-    "datetime": frozenset({"datetime", "datetime64"}),
-}
-
-_NUMPY_OK: dict[Kind, tuple[str, ...]] = {
-    "bool": ("b",),
-    "int": ("i", "u"),
-    "float": ("i", "u", "f"),
-    "datetime": ("M",),
-}
-
-
 class Signature(BaseModel):
     """Input columns (in order) and the output of a model version."""
 
@@ -311,7 +214,7 @@ class Signature(BaseModel):
         if fast is not None:
             return fast
         names = self.names
-        frame = _frame(rows, names)
+        frame = read_rows(rows, names)
         odd = [c for c in frame.columns if not isinstance(c, str)]
         if odd:
             raise SignatureError(
@@ -361,19 +264,19 @@ class Signature(BaseModel):
                 row=row,
             )
         if len(values) and missing.all():  # e.g. an empty column read back from CSV as float
-            return pd.Series(_all_missing(spec, len(values)), name=spec.name)
+            return pd.Series(all_missing(spec, len(values)), name=spec.name)
         if isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype(object)
         numpy_kind = getattr(values.dtype, "kind", "O")
-        if numpy_kind in _NUMPY_OK.get(spec.kind, ()):
+        if numpy_kind in NUMPY_OK.get(spec.kind, ()):
             pass
         elif numpy_kind in ("O", "U") or pd.api.types.is_string_dtype(values.dtype):
             present = values[~missing]
             # One C-level pass decides the common case; the loop only runs to find (and
             # name) an offending value, or for types infer_dtype does not know.
-            if pd.api.types.infer_dtype(present, skipna=True) not in _FAST_OK[spec.kind]:
+            if pd.api.types.infer_dtype(present, skipna=True) not in FAST_OK[spec.kind]:
                 for position, value in zip(np.flatnonzero(~missing), present, strict=True):
-                    if not _accepts(spec.kind, value):
+                    if not accepts(spec.kind, value):
                         self._fail(spec, int(position), value)
         else:
             self._reject(spec, values, missing)
@@ -386,7 +289,7 @@ class Signature(BaseModel):
             if missing[row]:
                 continue
             item = value.item() if isinstance(value, np.generic) else value
-            if not _accepts(spec.kind, item):
+            if not accepts(spec.kind, item):
                 self._fail(spec, row, item)
         raise SignatureError(  # values all acceptable one by one but the column dtype is not
             f"column {spec.name!r}: expected {spec.kind} values, got dtype {values.dtype}",
@@ -396,8 +299,8 @@ class Signature(BaseModel):
     @staticmethod
     def _fail(spec: ColumnSpec, row: int, value: Any) -> None:
         raise SignatureError(
-            f"column {spec.name!r}: expected {spec.kind}, got {_type_name(value)} "
-            f"{_show(value)} at row {row}",
+            f"column {spec.name!r}: expected {spec.kind}, got {type_name(value)} "
+            f"{show(value)} at row {row}",
             column=spec.name,
             row=row,
         )
@@ -406,9 +309,9 @@ class Signature(BaseModel):
         self, spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
     ) -> pd.Series[Any]:
         if spec.kind == "float":
-            return pd.Series(_floats(spec, values), name=spec.name)
+            return pd.Series(to_floats(spec, values), name=spec.name)
         if spec.kind == "int":
-            _check_int_range(spec, values, missing)
+            check_int_range(spec, values, missing)
             if missing.any():
                 return pd.Series(values, name=spec.name).astype("Int64")
             return pd.Series(values.to_numpy(dtype=spec.dtype), name=spec.name)
@@ -417,148 +320,7 @@ class Signature(BaseModel):
                 return pd.Series(values, name=spec.name).astype("boolean")
             return pd.Series(values.to_numpy(dtype=bool), name=spec.name)
         if spec.kind == "category":
-            return pd.Series(_categories(spec, values, missing), name=spec.name)
+            return pd.Series(to_categories(spec, values, missing), name=spec.name)
         if spec.kind == "datetime":
-            return pd.Series(_datetimes(spec, values, missing), name=spec.name)
+            return pd.Series(to_datetimes(spec, values, missing), name=spec.name)
         return pd.Series(values.to_numpy(dtype=object), name=spec.name)
-
-
-def _floats(spec: ColumnSpec, values: pd.Series[Any]) -> np.ndarray[Any, Any]:
-    """Values as the column's float dtype. A value the dtype cannot hold, or ±inf where
-    training had none, is an error naming the row."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        try:
-            array: np.ndarray[Any, Any] | None = values.to_numpy(dtype=spec.dtype, na_value=np.nan)
-        except OverflowError:  # a Python int beyond the float range
-            array = None
-    suspects = range(len(values)) if array is None else np.flatnonzero(np.isinf(array))
-    for row in suspects:
-        value = values.iloc[int(row)]
-        try:
-            number: float | None = float(value)
-        except OverflowError:
-            number = None  # beyond any float
-        if number is not None and math.isinf(number):
-            if not spec.allow_inf:
-                raise SignatureError(
-                    f"column {spec.name!r}: {_show(value)} at row {row} is not finite; "
-                    "training data had only finite values in this column",
-                    column=spec.name,
-                    row=int(row),
-                )
-        elif number is None or (array is not None and np.isinf(array[row])):
-            raise SignatureError(
-                f"column {spec.name!r}: {_show(value)} at row {row} is too large for {spec.dtype}",
-                column=spec.name,
-                row=int(row),
-            )
-    assert array is not None
-    return array
-
-
-def _check_int_range(
-    spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
-) -> None:
-    """Refuse integers the column's dtype cannot hold instead of letting them wrap around."""
-    info = np.iinfo(spec.dtype)
-    array = values.to_numpy()
-    if array.dtype.kind in "iu" and np.can_cast(array.dtype, spec.dtype):
-        return
-    objects = array.astype(object)
-    for row, value in enumerate(objects):
-        if not missing[row] and not info.min <= int(value) <= info.max:
-            raise SignatureError(
-                f"column {spec.name!r}: {_show(value)} at row {row} is out of range for "
-                f"{spec.dtype} ({info.min} to {info.max})",
-                column=spec.name,
-                row=row,
-            )
-
-
-def _datetimes(
-    spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
-) -> pd.Series[Any]:
-    """Timestamps (or ISO 8601 strings) as the column's datetime dtype; time zones must
-    match training (both naive, or both aware)."""
-    aware = "," in spec.dtype  # e.g. "datetime64[ns, UTC]"
-    if getattr(values.dtype, "kind", "O") == "M":  # already datetimes: one vectorised check
-        if (getattr(values.dtype, "tz", None) is not None) != aware:
-            row = int(np.argmax(~missing))
-            expected = "with a time zone" if aware else "without a time zone"
-            raise SignatureError(
-                f"column {spec.name!r}: {_show(values.iloc[row])} at row {row} must be a "
-                f"datetime {expected}, as in training",
-                column=spec.name,
-                row=row,
-            )
-        return values.astype(cast(Any, spec.dtype))
-    stamps: list[Any] = []
-    for row, value in enumerate(values):
-        if missing[row]:
-            stamps.append(pd.NaT)
-            continue
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError) as exc:
-            raise SignatureError(
-                f"column {spec.name!r}: {_show(value)} at row {row} is not a datetime "
-                "(send an ISO 8601 string such as '2026-01-31T12:00:00')",
-                column=spec.name,
-                row=row,
-            ) from exc
-        if (stamp.tzinfo is not None) != aware:
-            expected = "with a time zone" if aware else "without a time zone"
-            raise SignatureError(
-                f"column {spec.name!r}: {_show(value)} at row {row} must be a datetime "
-                f"{expected}, as in training",
-                column=spec.name,
-                row=row,
-            )
-        stamps.append(stamp)
-    parsed = pd.to_datetime(pd.Series(stamps, dtype="object"), utc=aware)
-    return parsed.astype(cast(Any, spec.dtype))
-
-
-def _categories(
-    spec: ColumnSpec, values: pd.Series[Any], missing: np.ndarray[Any, Any]
-) -> pd.Categorical:
-    """Values as the column's categorical; a value outside its categories (compared with its
-    type: ``1``, ``"1"`` and ``True`` differ) is an error."""
-    categories = spec.categories or []
-    family = pd.api.types.infer_dtype(categories, skipna=True)
-    present = values[~missing]
-    if pd.api.types.infer_dtype(present, skipna=True) == family:
-        unknown = ~values.isin(categories).to_numpy() & ~missing
-    else:
-        known = {(_type_name(c), c) for c in categories}
-        unknown = np.array(
-            [
-                not m and (_type_name(v), v) not in known
-                for v, m in zip(values, missing, strict=True)
-            ],
-            dtype=bool,
-        )
-    if unknown.any():
-        row = int(np.argmax(unknown))
-        raise SignatureError(
-            f"column {spec.name!r}: unknown category {_show(values.iloc[row])} at row {row}; "
-            f"expected one of: {', '.join(map(str, categories))}",
-            column=spec.name,
-            row=row,
-        )
-    return pd.Categorical(values, categories=categories, ordered=spec.ordered)
-
-
-def _all_missing(spec: ColumnSpec, rows: int) -> Any:
-    """A column of ``rows`` missing values in the column's training dtype."""
-    if spec.kind == "float":
-        return np.full(rows, np.nan, dtype=spec.dtype)
-    if spec.kind == "int":
-        return pd.array([pd.NA] * rows, dtype="Int64")
-    if spec.kind == "bool":
-        return pd.array([pd.NA] * rows, dtype="boolean")
-    if spec.kind == "category":
-        return pd.Categorical([None] * rows, categories=spec.categories, ordered=spec.ordered)
-    if spec.kind == "datetime":
-        return pd.Series([pd.NaT] * rows).astype(cast(Any, spec.dtype))
-    return np.full(rows, None, dtype=object)

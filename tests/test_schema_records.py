@@ -94,3 +94,29 @@ def test_clean_small_batches_take_the_fast_lane() -> None:
     for name, values in DOUBTFUL.items():
         for value in values:
             assert validate_records(SIGNATURE.inputs, [dict(rows[0], **{name: value})]) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_small_dataframes_agree_with_the_general_path(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    rows = [row(rng, doubtful=0.0) for _ in range(rng.randint(1, 8))]
+    frame = SIGNATURE.validate(rows)  # typed like training data
+    if seed % 3 == 1:
+        frame = frame.astype({"f32": "float64", "i8": "int64"})
+    if seed % 3 == 2:
+        frame = frame[list(reversed(frame.columns))]
+    expected = general(frame, monkeypatch)
+    assert isinstance(expected, pd.DataFrame)
+    pd.testing.assert_frame_equal(SIGNATURE.validate(frame), expected)
+    float_in_int = frame.astype({"i64": "float64"})
+    assert str(general(float_in_int, monkeypatch)) == _error(float_in_int)
+
+
+def _error(rows: Any) -> str:
+    try:
+        SIGNATURE.validate(rows)
+    except SignatureError as exc:
+        return str(exc)
+    return "no error"

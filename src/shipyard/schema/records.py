@@ -70,8 +70,15 @@ def _column(spec: ColumnSpec, values: list[Any]) -> Any:
 
 
 def validate_records(specs: Sequence[ColumnSpec], rows: Any) -> pd.DataFrame | None:
-    """``rows`` as a validated DataFrame if it is a small batch of clean records, else
-    ``None`` (the caller then validates it the general way)."""
+    """``rows`` as a validated DataFrame if it is a small batch of clean records (or a small
+    DataFrame of them), else ``None`` (the caller then validates it the general way)."""
+    if (
+        isinstance(rows, pd.DataFrame)
+        and 0 < len(rows) <= MAX_ROWS
+        and rows.columns.is_unique
+        and all(isinstance(c, str) for c in rows.columns)
+    ):
+        rows = rows.to_dict(orient="records")  # plain Python scalars, as from JSON
     if not isinstance(rows, list) or not 0 < len(rows) <= MAX_ROWS:
         return None
     width = len(specs)

@@ -298,3 +298,13 @@ def test_large_frames_are_checked_column_at_a_time() -> None:
         SignatureError, match=f"'s': expected string, got integer 7 at row {rows - 1}"
     ):
         sig.validate(broken)
+
+
+def test_error_messages_show_values_as_written() -> None:
+    sig = Signature.infer(pd.DataFrame({"x": [1.0, 2.0]}))
+    with pytest.raises(SignatureError) as info:
+        sig.validate(pd.DataFrame({"x": np.array([1.0, np.inf])}))
+    assert "inf at row 1" in str(info.value) and "np.float64" not in str(info.value)
+    with pytest.raises(SignatureError) as info:
+        sig.validate([{"x": pd.Timestamp("2020-01-01")}])
+    assert "got Timestamp '2020-01-01 00:00:00' at row 0" in str(info.value)

@@ -68,10 +68,10 @@ class Settings(BaseSettings):
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
 
-    @field_validator("database_url")
+    @field_validator("database_url", "actor", "token")
     @classmethod
     def _blank_is_default(cls, value: str | None) -> str | None:
-        return value or None
+        return value.strip() or None if value is not None else None
 
     @field_validator("home", mode="before")
     @classmethod

@@ -113,12 +113,35 @@ def test_register_show_alias_card_and_search(
         (("alias", "set", "ghost", "champion", "1"), "no model named 'ghost'"),
         (("alias", "set", "m", "Bad Alias", "1"), "alias 'Bad Alias' is not allowed"),
         (
-            ("models", "register", "missing.skops", "--name", "m", "--flavor", "sklearn"),
+            (
+                "models",
+                "register",
+                "missing.skops",
+                "--name",
+                "m",
+                "--flavor",
+                "sklearn",
+                "--training-data",
+                "train.csv",
+            ),
             "does not exist",
         ),
         (("models", "versions", "--metric", "f1 is high"), "NAME OP NUMBER"),
         (("models", "versions", "--status", "gone"), "--status 'gone' is not one of"),
-        (("models", "register", "x", "--name", "m", "--flavor", "tensorflow"), "unknown flavor"),
+        (
+            (
+                "models",
+                "register",
+                "x",
+                "--name",
+                "m",
+                "--flavor",
+                "tensorflow",
+                "--training-data",
+                "x",
+            ),
+            "unknown flavor",
+        ),
         (("models", "versions", "--flavor", "nope"), "--flavor 'nope' is not one of"),
         (("models", "versions", "--metric", "f1=>0.9"), "did you mean >="),
         (("models", "versions", "--metric", "f1>=nan"), "finite number"),
@@ -293,7 +316,8 @@ def test_verify_reports_damaged_files(run, register) -> None:  # type: ignore[no
     blob.write_text("edited")
     damaged = run("models", "verify", "m")
     assert damaged.code == 1
-    assert "1 problem(s)" in damaged.out and "MODEL_CARD.md" in damaged.out
+    assert "1 problem(s)" in damaged.out
+    assert damaged.err.startswith("error: ") and "MODEL_CARD.md" in damaged.err
 
 
 def test_download_writes_verified_files_and_history_lists_changes(  # type: ignore[no-untyped-def]
@@ -322,3 +346,20 @@ def test_download_writes_verified_files_and_history_lists_changes(  # type: igno
         ("model.create", "m"),
     ]
     assert run("models", "history", "ghost").code == 1
+
+
+def test_cli_errors_speak_cli(run, register, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    register("--alias", "champion")
+    assert "versions count from 1" in run("models", "show", "m", "0").err
+    assert "its aliases are: champion" in run("alias", "delete", "m", "nope").err
+    run("alias", "delete", "m", "champion")
+    run("models", "archive", "m", "1")
+    assert "shipyard models restore m" in run("models", "show", "m", "latest").err
+    missing = run("models", "register", "x.skops", "--name", "m", "--flavor", "sklearn")
+    assert missing.code == 2 and "--training-data" in missing.err
+    nothing = run("models", "versions", "--flavor", "xgboost")
+    assert "No versions match in sqlite:///" in nothing.out
+    monkeypatch.setenv("SHIPYARD_ACTOR", "   ")
+    from shipyard.config import Settings
+
+    assert Settings().actor is None

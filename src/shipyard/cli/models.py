@@ -15,13 +15,15 @@ from shipyard.registry import ModelVersion
 from shipyard.registry.names import validate_alias
 from shipyard.registry.types import STATUSES, VersionStatus
 from shipyard.registry.uri import ModelURI
-from shipyard.runtimes import flavors
+from shipyard.runtimes import flavors, get_runtime
 
 app = typer.Typer(help="Browse and register models and their versions.", no_args_is_help=True)
 
 
 def _version_of(name: str, ref: str) -> ModelVersion:
     """A version from a number (``3``), ``latest``, or an alias (``champion``)."""
+    if ref.isascii() and ref.isdigit() and int(ref) < 1:
+        raise InvalidInputError(f"version {ref} does not exist; versions count from 1")
     if (ref.isascii() and ref.isdigit()) or ref == "latest":
         return registry().resolve(ModelURI.parse(f"models:/{name}/{ref}"))
     return registry().resolve(ModelURI.parse(f"models:/{name}@{ref}"))
@@ -190,7 +192,7 @@ def versions(
         print_json([v.model_dump(mode="json") for v in found])
         return
     if not found:
-        console.print("No versions match.")
+        console.print(f"No versions match in {location()}.")
         return
     console.print(_version_table(found, with_name=True))
 
@@ -230,7 +232,7 @@ def register(
         ..., "--flavor", "-f", help="sklearn, xgboost, lightgbm, onnx, river or pyfunc."
     ),
     training_data: Path = typer.Option(
-        None, help="CSV or Parquet sample of the training inputs (signature and profile)."
+        ..., help="CSV or Parquet sample of the training inputs (signature and profile)."
     ),
     target_column: str = typer.Option(None, help="Column of --training-data holding the target."),
     metric: list[str] = typer.Option(None, help="NAME=NUMBER; repeatable."),
@@ -249,19 +251,18 @@ def register(
     """Register a saved model file as a new version."""
     for each in alias or []:
         validate_alias(each)  # before anything is written
-    data: pd.DataFrame | None = None
+    if not path.exists():
+        raise InvalidInputError(f"{path} does not exist; give the path of a saved model")
+    get_runtime(flavor)  # an unknown flavor is reported before any file is read
+    data = _read_table(training_data)
     target: Any = None
-    if training_data is not None:
-        data = _read_table(training_data)
-        if target_column is not None:
-            if target_column not in data.columns:
-                raise InvalidInputError(
-                    f"--target-column {target_column!r} is not a column of {training_data.name}; "
-                    f"its columns are: {', '.join(map(str, data.columns))}"
-                )
-            target = data.pop(target_column).to_numpy()
-    elif target_column is not None:
-        raise InvalidInputError("--target-column needs --training-data")
+    if target_column is not None:
+        if target_column not in data.columns:
+            raise InvalidInputError(
+                f"--target-column {target_column!r} is not a column of {training_data.name}; "
+                f"its columns are: {', '.join(map(str, data.columns))}"
+            )
+        target = data.pop(target_column).to_numpy()
     version = registry().register_file(
         path,
         name,
@@ -280,10 +281,6 @@ def register(
     for each in alias or []:
         registry().set_alias(name, each, version.version)
         console.print(f"{name}@{each} -> version {version.version}")
-    if data is None:
-        console.print(
-            "note: no --training-data, so there is no reference profile for drift detection"
-        )
 
 
 @app.command()
@@ -329,7 +326,7 @@ def verify(
     """Check every stored file of every version against its sha256."""
     report = registry().verify(name)
     for problem in report.problems:
-        console.print(f"[red]✗[/red] {problem}")
+        typer.echo(f"error: {problem}", err=True)
     console.print(
         f"checked {report.files} files of {report.versions} versions: "
         f"{len(report.problems)} problem(s)"

@@ -75,7 +75,10 @@ class AliasOperations(RegistryCore):
             model = rows.model_row(s, name, lock=True)
             row = s.get(AliasRow, (model.id, alias))
             if row is None:
-                raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}")
+                known = ", ".join(rows.aliases_of(s, model.id)) or "none"
+                raise AliasNotFoundError(
+                    f"model {name!r} has no alias {alias!r}; its aliases are: {known}"
+                )
             gone = Alias(
                 name=name,
                 alias=alias,

@@ -76,7 +76,10 @@ class RegistryCore:
                     )
                 )
                 if number is None:
-                    raise VersionNotFoundError(f"model {parsed.name!r} has no ready version")
+                    raise VersionNotFoundError(
+                        f"model {parsed.name!r} has no ready version; make an archived one "
+                        f"ready again with: shipyard models restore {parsed.name} VERSION"
+                    )
             else:
                 number = parsed.version
             assert number is not None

@@ -186,8 +186,8 @@ class PyfuncRuntime(Runtime):
         python_class = options.get("python_class")
         if not python_class:
             raise InvalidInputError(
-                "the pyfunc flavor needs the model's class: pass "
-                "python_class='package.module:Class'"
+                "the pyfunc flavor needs the model's class: pass --python-class "
+                "package.module:Class (python_class= in Python)"
             )
         if not path.is_dir():
             raise UnsupportedModelError(

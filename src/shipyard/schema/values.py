@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 
 def show(value: Any) -> str:
-    text = repr(value)
+    """A value as an error message shows it: short, and as the user wrote it."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = f"'{value}'" if isinstance(value, pd.Timestamp | np.datetime64) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -24,6 +24,7 @@ from shipyard.schema.values import (
     accepts,
     all_missing,
     check_int_range,
+    column_error,
     show,
     to_categories,
     to_datetimes,
@@ -257,11 +258,11 @@ class Signature(BaseModel):
         missing = values.isna().to_numpy()
         if missing.any() and not spec.nullable:
             row = int(np.argmax(missing))
-            raise SignatureError(
-                f"column {spec.name!r}: missing value at row {row}; training data had no "
+            raise column_error(
+                spec,
+                row,
+                f"missing value at row {row}; training data had no "
                 f"missing values in this column, so send a {spec.kind} value",
-                column=spec.name,
-                row=row,
             )
         if len(values) and missing.all():  # e.g. an empty column read back from CSV as float
             return pd.Series(all_missing(spec, len(values)), name=spec.name)
@@ -298,11 +299,10 @@ class Signature(BaseModel):
 
     @staticmethod
     def _fail(spec: ColumnSpec, row: int, value: Any) -> None:
-        raise SignatureError(
-            f"column {spec.name!r}: expected {spec.kind}, got {type_name(value)} "
-            f"{show(value)} at row {row}",
-            column=spec.name,
-            row=row,
+        raise column_error(
+            spec,
+            row,
+            f"expected {spec.kind}, got {type_name(value)} {show(value)} at row {row}",
         )
 
     def _convert(

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from shipyard.schema.signature import ColumnSpec
 
 
+def column_error(spec: ColumnSpec, row: int, problem: str) -> SignatureError:
+    """The error for one bad value: ``column 'x': <problem>``, locating column and row."""
+    return SignatureError(f"column {spec.name!r}: {problem}", column=spec.name, row=row)
+
+
 def show(value: Any) -> str:
     """A value as an error message shows it: short, and as the user wrote it."""
     if isinstance(value, np.generic):
@@ -89,17 +94,17 @@ def to_floats(spec: ColumnSpec, values: pd.Series[Any]) -> np.ndarray[Any, Any]:
             number = None  # beyond any float
         if number is not None and math.isinf(number):
             if not spec.allow_inf:
-                raise SignatureError(
-                    f"column {spec.name!r}: {show(value)} at row {row} is not finite; "
+                raise column_error(
+                    spec,
+                    int(row),
+                    f"{show(value)} at row {row} is not finite; "
                     "training data had only finite values in this column",
-                    column=spec.name,
-                    row=int(row),
                 )
         elif number is None or (array is not None and np.isinf(array[row])):
-            raise SignatureError(
-                f"column {spec.name!r}: {show(value)} at row {row} is too large for {spec.dtype}",
-                column=spec.name,
-                row=int(row),
+            raise column_error(
+                spec,
+                int(row),
+                f"{show(value)} at row {row} is too large for {spec.dtype}",
             )
     assert array is not None
     return array
@@ -116,11 +121,11 @@ def check_int_range(
     objects = array.astype(object)
     for row, value in enumerate(objects):
         if not missing[row] and not info.min <= int(value) <= info.max:
-            raise SignatureError(
-                f"column {spec.name!r}: {show(value)} at row {row} is out of range for "
+            raise column_error(
+                spec,
+                row,
+                f"{show(value)} at row {row} is out of range for "
                 f"{spec.dtype} ({info.min} to {info.max})",
-                column=spec.name,
-                row=row,
             )
 
 
@@ -134,11 +139,11 @@ def to_datetimes(
         if (getattr(values.dtype, "tz", None) is not None) != aware:
             row = int(np.argmax(~missing))
             expected = "with a time zone" if aware else "without a time zone"
-            raise SignatureError(
-                f"column {spec.name!r}: {show(values.iloc[row])} at row {row} must be a "
+            raise column_error(
+                spec,
+                row,
+                f"{show(values.iloc[row])} at row {row} must be a "
                 f"datetime {expected}, as in training",
-                column=spec.name,
-                row=row,
             )
         return values.astype(cast(Any, spec.dtype))
     stamps: list[Any] = []
@@ -149,19 +154,18 @@ def to_datetimes(
         try:
             stamp = pd.Timestamp(value)
         except (TypeError, ValueError) as exc:
-            raise SignatureError(
-                f"column {spec.name!r}: {show(value)} at row {row} is not a datetime "
+            raise column_error(
+                spec,
+                row,
+                f"{show(value)} at row {row} is not a datetime "
                 "(send an ISO 8601 string such as '2026-01-31T12:00:00')",
-                column=spec.name,
-                row=row,
             ) from exc
         if (stamp.tzinfo is not None) != aware:
             expected = "with a time zone" if aware else "without a time zone"
-            raise SignatureError(
-                f"column {spec.name!r}: {show(value)} at row {row} must be a datetime "
-                f"{expected}, as in training",
-                column=spec.name,
-                row=row,
+            raise column_error(
+                spec,
+                row,
+                f"{show(value)} at row {row} must be a datetime {expected}, as in training",
             )
         stamps.append(stamp)
     parsed = pd.to_datetime(pd.Series(stamps, dtype="object"), utc=aware)
@@ -189,11 +193,11 @@ def to_categories(
         )
     if unknown.any():
         row = int(np.argmax(unknown))
-        raise SignatureError(
-            f"column {spec.name!r}: unknown category {show(values.iloc[row])} at row {row}; "
+        raise column_error(
+            spec,
+            row,
+            f"unknown category {show(values.iloc[row])} at row {row}; "
             f"expected one of: {', '.join(map(str, categories))}",
-            column=spec.name,
-            row=row,
         )
     return pd.Categorical(values, categories=categories, ordered=spec.ordered)
 

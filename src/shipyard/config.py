@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """Largest request body the servers accept; larger bodies get 413."""
 
+    serve: str | None = None
+    """Comma-separated model URIs the data plane serves (``shipyard serve`` sets it for
+    its worker processes), e.g. ``models:/fraud@champion``."""
+
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
 

@@ -32,6 +32,21 @@ def quickstart() -> None:
     run()
 
 
+@app.command("serve")
+def serve_command(
+    target: str = typer.Argument(
+        ..., help="models:/NAME@ALIAS or models:/NAME/VERSION (comma-separate several)."
+    ),
+    host: str = typer.Option(None, help="Address to bind (default: SHIPYARD_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
+    from shipyard.cli.serve import serve
+
+    serve(target, host=host, port=port, workers=workers)
+
+
 @app.command()
 def version() -> None:
     """Print Shipyard's version."""

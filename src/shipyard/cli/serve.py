@@ -1,0 +1,36 @@
+"""``shipyard serve``: run the data plane for registered models."""
+
+from __future__ import annotations
+
+import os
+
+from shipyard.cli._common import console, registry
+from shipyard.config import Settings
+from shipyard.serving.dataplane import parse_targets
+
+
+def serve(target: str, *, host: str | None, port: int | None, workers: int) -> None:
+    """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
+    import uvicorn
+
+    settings = Settings()
+    uris = parse_targets(target)
+    for uri in uris:  # fail fast, in one line, before any worker starts
+        version = registry().resolve(uri)
+        console.print(f"serving {uri} (version {version.version}, {version.flavor})")
+    os.environ["SHIPYARD_SERVE"] = ",".join(str(uri) for uri in uris)  # read by each worker
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    console.print(f"listening on http://{bind_host}:{bind_port} with {workers} worker(s)")
+    uvicorn.run(
+        "shipyard.serving.app:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )

@@ -1,0 +1,214 @@
+"""The data plane over HTTP: routes of both protocols onto :class:`DataPlane`.
+
+Built by :func:`create_app`, which ``shipyard serve`` hands to uvicorn as a factory so
+that every worker process builds (and loads) its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shipyard.config import Settings
+from shipyard.errors import InvalidInputError, ShipyardError
+from shipyard.registry import Registry
+from shipyard.serving.dataplane import DataPlane, parse_targets
+
+log = logging.getLogger("shipyard.serving")
+_JSON = orjson.OPT_SERIALIZE_NUMPY
+
+
+class PayloadTooLarge(ShipyardError):
+    status_code = 413
+
+
+def _json(data: Any, status: int = 200, rid: str | None = None) -> Response:
+    headers = {"x-request-id": rid} if rid else None
+    return Response(
+        orjson.dumps(data, option=_JSON),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+async def _body(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes; send fewer rows at once")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes; send fewer rows at once")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"the body is not valid JSON: {exc}") from exc
+
+
+_V1_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "instances": {"type": "array", "items": {"type": "object"}},
+                        "dataframe_split": {
+                            "type": "object",
+                            "properties": {
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array"}},
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+_V2_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "inputs": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "shape", "datatype", "data"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "shape": {"type": "array", "items": {"type": "integer"}},
+                                    "datatype": {"type": "string"},
+                                    "data": {"type": "array"},
+                                },
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def create_app(settings: Settings | None = None, plane: DataPlane | None = None) -> FastAPI:
+    """The data-plane application for ``settings.serve`` (or a ready-made ``plane``)."""
+    settings = settings or Settings()
+    if plane is None:
+        if not settings.serve:
+            raise InvalidInputError(
+                "nothing to serve; run shipyard serve models:/NAME@ALIAS (or set SHIPYARD_SERVE)"
+            )
+        plane = DataPlane(Registry.from_settings(settings), parse_targets(settings.serve))
+    limit = settings.max_request_bytes
+    data_plane = plane
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not data_plane.models:
+            data_plane.start()
+        for served in data_plane.models.values():
+            log.info("serving %s version %s", served.uri, served.version)
+        yield
+
+    app = FastAPI(
+        title="Shipyard data plane",
+        version=data_plane.server_metadata()["version"],
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.plane = data_plane
+
+    @app.exception_handler(ShipyardError)
+    async def _shipyard_error(_: Request, exc: ShipyardError) -> Response:
+        return _error(exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return _error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+    # -- health and metadata ----------------------------------------------------------
+
+    @app.get("/v2")
+    async def server_metadata() -> Response:
+        return _json(data_plane.server_metadata())
+
+    @app.get("/v2/health/live")
+    async def live() -> Response:
+        return _json({"live": True})
+
+    @app.get("/v2/health/ready")
+    async def ready() -> Response:
+        ok = data_plane.ready
+        return _json({"ready": ok}, 200 if ok else 503)
+
+    @app.get("/v2/models/{name}")
+    async def model_metadata(name: str) -> Response:
+        return _json(data_plane.model_metadata(name))
+
+    @app.get("/v2/models/{name}/versions/{version}")
+    async def model_version_metadata(name: str, version: str) -> Response:
+        return _json(data_plane.model_metadata(name, version))
+
+    @app.get("/v2/models/{name}/ready")
+    async def model_ready(name: str) -> Response:
+        served = data_plane.model(name)
+        return _json({"name": name, "ready": served.ready}, 200 if served.ready else 503)
+
+    @app.get("/v2/models/{name}/versions/{version}/ready")
+    async def model_version_ready(name: str, version: str) -> Response:
+        served = data_plane.model(name, version)
+        return _json({"name": name, "ready": served.ready}, 200 if served.ready else 503)
+
+    # -- inference ----------------------------------------------------------------------
+
+    @app.post("/v2/models/{name}/infer", openapi_extra=_V2_BODY)
+    async def infer(name: str, request: Request) -> Response:
+        rid = request.headers.get("x-request-id")
+        answer = data_plane.infer_v2(name, None, await _body(request, limit), rid)
+        return _json(answer, rid=answer["id"])
+
+    @app.post("/v2/models/{name}/versions/{version}/infer", openapi_extra=_V2_BODY)
+    async def infer_version(name: str, version: str, request: Request) -> Response:
+        rid = request.headers.get("x-request-id")
+        answer = data_plane.infer_v2(name, version, await _body(request, limit), rid)
+        return _json(answer, rid=answer["id"])
+
+    @app.post("/v1/models/{name}/predict", openapi_extra=_V1_BODY)
+    async def predict(name: str, request: Request) -> Response:
+        rid = request.headers.get("x-request-id")
+        answer = data_plane.predict_v1(name, await _body(request, limit), rid)
+        return _json(answer, rid=answer["request_id"])
+
+    return app

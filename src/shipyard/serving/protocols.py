@@ -87,9 +87,14 @@ def decode_v1(body: Any, signature: Signature) -> pd.DataFrame:
     )
 
 
+def _json_array(array: np.ndarray[Any, Any]) -> Any:
+    """Numeric arrays go to orjson as they are (fast); labels become a list."""
+    return array if array.dtype.kind in "biuf" else array.tolist()
+
+
 def encode_v1(name: str, result: Prediction, rid: str, fallback: bool = False) -> dict[str, Any]:
     """The plain-JSON answer (numpy arrays are serialised by orjson)."""
-    out: dict[str, Any] = {"predictions": result.predictions}
+    out: dict[str, Any] = {"predictions": _json_array(result.predictions)}
     if result.probabilities is not None:
         out["probabilities"] = result.probabilities
         out["classes"] = result.classes
@@ -229,20 +234,20 @@ def _datatype(array: np.ndarray[Any, Any]) -> str:
         return f"{'U' if kind == 'u' else ''}INT{array.dtype.itemsize * 8}"
     if kind == "f":
         return f"FP{array.dtype.itemsize * 8}"
-    return "BYTES"
+    return "BYTES"  # labels: sent as strings
 
 
 def encode_v2(name: str, result: Prediction, rid: str, fallback: bool = False) -> dict[str, Any]:
     """The V2 inference response: ``predict`` and, for classifiers, ``predict_proba``."""
     predictions = result.predictions
-    if predictions.dtype.kind not in "biuf":
-        predictions = predictions.astype(str)
     outputs: list[dict[str, Any]] = [
         {
             "name": "predict",
             "shape": list(predictions.shape),
             "datatype": _datatype(predictions),
-            "data": predictions.reshape(-1),
+            "data": _json_array(predictions.reshape(-1))
+            if predictions.dtype.kind in "biuf"
+            else [str(v) for v in predictions.reshape(-1).tolist()],
         }
     ]
     if result.probabilities is not None:

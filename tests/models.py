@@ -49,3 +49,20 @@ class Ratio:
 
     def set_params(self, **params: Any) -> Ratio:
         return self
+
+
+from shipyard.runtimes.pyfunc import PythonModel  # noqa: E402
+
+
+class Doubler(PythonModel):
+    """Predicts ``2 * x`` after a pause, so concurrent requests pile up into batches."""
+
+    pause = 0.02
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        import time
+
+        time.sleep(self.pause)
+        if (data["x"] < 0).any():
+            raise ValueError("negative x")
+        return (data["x"] * 2).to_numpy()

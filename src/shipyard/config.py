@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     """Comma-separated model URIs the data plane serves (``shipyard serve`` sets it for
     its worker processes), e.g. ``models:/fraud@champion``."""
 
+    max_batch_size: int = Field(default=64, ge=1)
+    """Most rows the data plane merges into one model call (adaptive batching)."""
+
+    max_wait_ms: float = Field(default=1.0, ge=0, le=1_000)
+    """How long a batch that has company but is not full waits for more requests, in ms.
+    A request that arrives alone never waits."""
+
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
 

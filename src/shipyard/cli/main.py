@@ -40,11 +40,24 @@ def serve_command(
     host: str = typer.Option(None, help="Address to bind (default: SHIPYARD_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
+    max_batch_size: int = typer.Option(
+        None, min=1, help="Most rows merged into one model call (default 64)."
+    ),
+    max_wait_ms: float = typer.Option(
+        None, min=0, max=1000, help="How long a batch with company waits to fill (default 1)."
+    ),
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     from shipyard.cli.serve import serve
 
-    serve(target, host=host, port=port, workers=workers)
+    serve(
+        target,
+        host=host,
+        port=port,
+        workers=workers,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+    )
 
 
 @app.command()

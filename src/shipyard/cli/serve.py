@@ -9,7 +9,15 @@ from shipyard.config import Settings
 from shipyard.serving.dataplane import parse_targets
 
 
-def serve(target: str, *, host: str | None, port: int | None, workers: int) -> None:
+def serve(
+    target: str,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    max_batch_size: int | None = None,
+    max_wait_ms: float | None = None,
+) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     import uvicorn
 
@@ -18,7 +26,12 @@ def serve(target: str, *, host: str | None, port: int | None, workers: int) -> N
     for uri in uris:  # fail fast, in one line, before any worker starts
         version = registry().resolve(uri)
         console.print(f"serving {uri} (version {version.version}, {version.flavor})")
-    os.environ["SHIPYARD_SERVE"] = ",".join(str(uri) for uri in uris)  # read by each worker
+    # Each worker process builds its app from Settings: hand the choices over through them.
+    os.environ["SHIPYARD_SERVE"] = ",".join(str(uri) for uri in uris)
+    if max_batch_size is not None:
+        os.environ["SHIPYARD_MAX_BATCH_SIZE"] = str(max_batch_size)
+    if max_wait_ms is not None:
+        os.environ["SHIPYARD_MAX_WAIT_MS"] = str(max_wait_ms)
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
     console.print(f"listening on http://{bind_host}:{bind_port} with {workers} worker(s)")

@@ -118,7 +118,12 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             raise InvalidInputError(
                 "nothing to serve; run shipyard serve models:/NAME@ALIAS (or set SHIPYARD_SERVE)"
             )
-        plane = DataPlane(Registry.from_settings(settings), parse_targets(settings.serve))
+        plane = DataPlane(
+            Registry.from_settings(settings),
+            parse_targets(settings.serve),
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_wait_ms,
+        )
     limit = settings.max_request_bytes
     data_plane = plane
 
@@ -129,6 +134,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         for served in data_plane.models.values():
             log.info("serving %s version %s", served.uri, served.version)
         yield
+        await data_plane.stop()
 
     app = FastAPI(
         title="Shipyard data plane",
@@ -196,19 +202,19 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     @app.post("/v2/models/{name}/infer", openapi_extra=_V2_BODY)
     async def infer(name: str, request: Request) -> Response:
         rid = request.headers.get("x-request-id")
-        answer = data_plane.infer_v2(name, None, await _body(request, limit), rid)
+        answer = await data_plane.infer_v2(name, None, await _body(request, limit), rid)
         return _json(answer, rid=answer["id"])
 
     @app.post("/v2/models/{name}/versions/{version}/infer", openapi_extra=_V2_BODY)
     async def infer_version(name: str, version: str, request: Request) -> Response:
         rid = request.headers.get("x-request-id")
-        answer = data_plane.infer_v2(name, version, await _body(request, limit), rid)
+        answer = await data_plane.infer_v2(name, version, await _body(request, limit), rid)
         return _json(answer, rid=answer["id"])
 
     @app.post("/v1/models/{name}/predict", openapi_extra=_V1_BODY)
     async def predict(name: str, request: Request) -> Response:
         rid = request.headers.get("x-request-id")
-        answer = data_plane.predict_v1(name, await _body(request, limit), rid)
+        answer = await data_plane.predict_v1(name, await _body(request, limit), rid)
         return _json(answer, rid=answer["request_id"])
 
     return app

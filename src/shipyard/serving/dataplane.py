@@ -11,6 +11,7 @@ from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
 from shipyard.serving import protocols
+from shipyard.serving.batching import AdaptiveBatcher
 from shipyard.serving.served import ServedModel
 
 
@@ -38,15 +39,33 @@ def parse_targets(text: str) -> list[ModelURI]:
 class DataPlane:
     """The models one server process serves, by name."""
 
-    def __init__(self, registry: Registry, targets: list[ModelURI]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        targets: list[ModelURI],
+        *,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 1.0,
+    ) -> None:
         self.registry = registry
         self.targets = targets
         self.models: dict[str, ServedModel] = {}
+        self.batchers: dict[str, AdaptiveBatcher] = {}
+        self.max_batch_size = max_batch_size
+        self.max_wait_ms = max_wait_ms
 
     def start(self) -> None:
         """Load and warm every model; the server is ready once this returns."""
         for uri in self.targets:
-            self.models[uri.name] = ServedModel.load(self.registry, uri)
+            served = self.models[uri.name] = ServedModel.load(self.registry, uri)
+            self.batchers[uri.name] = AdaptiveBatcher(
+                served.predict, max_batch_size=self.max_batch_size, max_wait_ms=self.max_wait_ms
+            )
+
+    async def stop(self) -> None:
+        """Stop the batchers."""
+        for batcher in self.batchers.values():
+            await batcher.close()
 
     @property
     def ready(self) -> bool:
@@ -96,18 +115,20 @@ class DataPlane:
 
     # -- inference ---------------------------------------------------------------------
 
-    def predict_v1(self, name: str, body: Any, rid: str | None) -> dict[str, Any]:
+    async def predict_v1(self, name: str, body: Any, rid: str | None) -> dict[str, Any]:
         """Plain-JSON predict."""
         served = self.model(name)
         frame = protocols.decode_v1(body, served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        return protocols.encode_v1(name, served.predict(frame), identifier)
+        result = await self.batchers[name].predict(frame)
+        return protocols.encode_v1(name, result, identifier)
 
-    def infer_v2(
+    async def infer_v2(
         self, name: str, version: str | None, body: Any, rid: str | None
     ) -> dict[str, Any]:
         """V2 inference."""
         served = self.model(name, version)
         frame = protocols.decode_v2(body, served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        return protocols.encode_v2(name, served.predict(frame), identifier)
+        result = await self.batchers[name].predict(frame)
+        return protocols.encode_v2(name, result, identifier)

@@ -1,0 +1,153 @@
+"""Adaptive batching, wrapped around a model's predict from outside.
+
+Concurrent requests queue their validated rows; one task takes what is queued (up to
+``max_batch_size`` rows), calls the model once on all of it in a worker thread, and
+hands each caller exactly its own rows back. Nothing waits when a request arrives
+alone; while the model is busy, arriving requests pile up and form the next batch. With
+``max_wait_ms > 0`` a batch that has company but is not full waits that long for more.
+
+The runtime knows nothing of this: the batcher only calls ``predict(frame)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from shipyard.serving.served import Prediction
+
+Predict = Callable[[pd.DataFrame], Prediction]
+
+
+@dataclass
+class _Pending:
+    frame: pd.DataFrame
+    future: asyncio.Future[Prediction]
+    queued_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class BatchStats:
+    """Counters for metrics: how many model calls, rows, and the last batch size."""
+
+    calls: int = 0
+    rows: int = 0
+    last_batch: int = 0
+
+
+def _split(result: Prediction, sizes: list[int]) -> list[Prediction]:
+    out, start = [], 0
+    for size in sizes:
+        stop = start + size
+        probabilities = None if result.probabilities is None else result.probabilities[start:stop]
+        out.append(
+            Prediction(
+                result.predictions[start:stop], probabilities, result.classes, result.version
+            )
+        )
+        start = stop
+    return out
+
+
+class AdaptiveBatcher:
+    """Merge concurrent ``predict`` calls into one model call."""
+
+    def __init__(self, predict: Predict, *, max_batch_size: int = 64, max_wait_ms: float = 0.0):
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        self.predict_fn = predict
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000
+        self.stats = BatchStats()
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="predict")
+
+    @property
+    def queue_depth(self) -> int:
+        return 0 if self._queue is None else self._queue.qsize()
+
+    async def predict(self, frame: pd.DataFrame) -> Prediction:
+        """Predict ``frame``'s rows, batched with whatever else is waiting."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(frame, future))
+        return await future
+
+    async def _take(self) -> list[_Pending]:
+        assert self._queue is not None
+        batch = [await self._queue.get()]
+        rows = len(batch[0].frame)
+        deadline = time.perf_counter() + self.max_wait
+        while rows < self.max_batch_size:
+            if not self._queue.empty():
+                item = self._queue.get_nowait()
+            elif self.max_wait > 0 and len(batch) > 1 and time.perf_counter() < deadline:
+                try:
+                    item = await asyncio.wait_for(
+                        self._queue.get(), timeout=deadline - time.perf_counter()
+                    )
+                except TimeoutError:
+                    break
+            else:
+                break
+            batch.append(item)
+            rows += len(item.frame)
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._take()
+            live = [p for p in batch if not p.future.cancelled()]
+            if not live:
+                continue
+            sizes = [len(p.frame) for p in live]
+            frame = (
+                live[0].frame
+                if len(live) == 1
+                else pd.concat([p.frame for p in live], ignore_index=True)
+            )
+            try:
+                result = await loop.run_in_executor(self._executor, self.predict_fn, frame)
+                parts = _split(result, sizes)
+            except Exception:
+                # One request's rows may be what broke the model: retry each alone, so
+                # only its caller gets the error.
+                parts = []
+                for pending in live:
+                    try:
+                        parts.append(
+                            await loop.run_in_executor(
+                                self._executor, self.predict_fn, pending.frame
+                            )
+                        )
+                    except Exception as exc:  # handed to that caller
+                        parts.append(exc)  # type: ignore[arg-type]
+            self.stats.calls += 1
+            self.stats.rows += sum(sizes)
+            self.stats.last_batch = sum(sizes)
+            for pending, part in zip(live, parts, strict=True):
+                if pending.future.cancelled():
+                    continue
+                if isinstance(part, Exception):
+                    pending.future.set_exception(part)
+                else:
+                    pending.future.set_result(part)
+
+    async def close(self) -> None:
+        """Stop the batching task and its thread."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._executor.shutdown(wait=False)

@@ -1,0 +1,109 @@
+"""Adaptive batching: concurrent requests merge into one model call, and each caller gets
+exactly its own rows back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import Doubler
+from serving.conftest import ServerThread
+from shipyard.config import Settings
+from shipyard.registry import Registry
+from shipyard.registry.uri import ModelURI
+from shipyard.serving.app import create_app
+from shipyard.serving.batching import AdaptiveBatcher
+from shipyard.serving.dataplane import DataPlane
+from shipyard.serving.served import Prediction
+
+
+def doubled(frame: pd.DataFrame) -> Prediction:
+    time.sleep(0.01)
+    if (frame["x"] < 0).any():
+        raise ValueError("negative x")
+    return Prediction(frame["x"].to_numpy() * 2, None, None, 1)
+
+
+def test_concurrent_calls_merge_and_split_exactly() -> None:
+    async def scenario() -> tuple[list[Prediction], AdaptiveBatcher]:
+        batcher = AdaptiveBatcher(doubled, max_batch_size=32, max_wait_ms=2)
+        frames = [pd.DataFrame({"x": np.arange(i * 10, i * 10 + 1 + i % 3)}) for i in range(60)]
+        results = await asyncio.gather(*(batcher.predict(f) for f in frames))
+        await batcher.close()
+        return results, batcher
+
+    results, batcher = asyncio.run(scenario())
+    for i, result in enumerate(results):
+        expected = np.arange(i * 10, i * 10 + 1 + i % 3) * 2
+        np.testing.assert_array_equal(result.predictions, expected)
+    assert batcher.stats.rows == sum(1 + i % 3 for i in range(60))
+    assert batcher.stats.calls < 60  # merged
+    assert batcher.stats.last_batch <= 32
+
+
+def test_a_lone_request_does_not_wait() -> None:
+    async def scenario() -> float:
+        batcher = AdaptiveBatcher(doubled, max_batch_size=64, max_wait_ms=500)
+        started = time.perf_counter()
+        await batcher.predict(pd.DataFrame({"x": [1]}))
+        await batcher.close()
+        return time.perf_counter() - started
+
+    assert asyncio.run(scenario()) < 0.4  # far below max_wait: alone, it never waits
+
+
+def test_one_bad_request_fails_alone() -> None:
+    async def scenario() -> list[Prediction | BaseException]:
+        batcher = AdaptiveBatcher(doubled, max_batch_size=64)
+        frames = [pd.DataFrame({"x": [i if i != 5 else -1]}) for i in range(10)]
+        results = await asyncio.gather(
+            *(batcher.predict(f) for f in frames), return_exceptions=True
+        )
+        await batcher.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[5], ValueError)
+    for i, result in enumerate(results):
+        if i != 5:
+            assert isinstance(result, Prediction) and result.predictions.tolist() == [i * 2]
+
+
+@pytest.mark.slow
+def test_many_clients_get_their_own_rows_from_a_real_server(tmp_path: object) -> None:
+    settings = Settings(home=tmp_path, actor="t", reference_sample_rows=0)  # type: ignore[arg-type]
+    registry = Registry.from_settings(settings)
+    registry.register_model(Doubler(), "double", training_data=pd.DataFrame({"x": [1.0, 2.0]}))
+    plane = DataPlane(registry, [ModelURI.parse("models:/double/1")], max_batch_size=16)
+    clients, each = 12, 8
+
+    def client(worker: int, url: str) -> list[tuple[float, float]]:
+        pairs = []
+        with httpx.Client(timeout=30) as http:
+            for i in range(each):
+                x = float(worker * 1000 + i)
+                body = {"instances": [{"x": x}, {"x": x + 0.5}]}
+                answer = http.post(f"{url}/v1/models/double/predict", json=body)
+                assert answer.status_code == 200, answer.text
+                got = answer.json()["predictions"]
+                pairs += [(x * 2, got[0]), ((x + 0.5) * 2, got[1])]
+        return pairs
+
+    with ServerThread(create_app(settings, plane)) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        with ThreadPoolExecutor(clients) as pool:
+            results = [
+                p for f in [pool.submit(client, w, url) for w in range(clients)] for p in f.result()
+            ]
+    assert len(results) == clients * each * 2
+    assert all(expected == got for expected, got in results)
+    stats = plane.batchers["double"].stats
+    assert stats.rows == clients * each * 2
+    assert stats.calls < clients * each  # requests were merged into fewer model calls
+    registry.db.dispose()

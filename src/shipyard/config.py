@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     """How long a batch that has company but is not full waits for more requests, in ms.
     A request that arrives alone never waits."""
 
+    follow_interval_s: float = Field(default=2.0, gt=0, le=3_600)
+    """How often the data plane checks whether a served alias moved (seconds); when it has,
+    the new version is loaded in the background and swapped in without dropping a request."""
+
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
 

@@ -6,6 +6,7 @@ that every worker process builds (and loads) its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             max_wait_ms=settings.max_wait_ms,
         )
     limit = settings.max_request_bytes
+    follow_seconds = settings.follow_interval_s
     data_plane = plane
 
     @contextlib.asynccontextmanager
@@ -133,7 +135,9 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             data_plane.start()
         for served in data_plane.models.values():
             log.info("serving %s version %s", served.uri, served.version)
+        follower = asyncio.get_running_loop().create_task(data_plane.follow(follow_seconds))
         yield
+        follower.cancel()
         await data_plane.stop()
 
     app = FastAPI(

@@ -67,6 +67,7 @@ class AdaptiveBatcher:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self.inflight = 0
 
     @property
     def queue_depth(self) -> int:
@@ -78,8 +79,12 @@ class AdaptiveBatcher:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._run())
         future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(frame, future))
-        return await future
+        self.inflight += 1
+        try:
+            await self._queue.put(_Pending(frame, future))
+            return await future
+        finally:
+            self.inflight -= 1
 
     async def _take(self) -> list[_Pending]:
         assert self._queue is not None
@@ -141,6 +146,13 @@ class AdaptiveBatcher:
                     pending.future.set_exception(part)
                 else:
                     pending.future.set_result(part)
+
+    async def drain_and_close(self, timeout: float = 60.0) -> None:
+        """Let every request already handed over finish, then stop."""
+        deadline = time.perf_counter() + timeout
+        while self.inflight and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        await self.close()
 
     async def close(self) -> None:
         """Stop the batching task and its thread."""

@@ -3,6 +3,9 @@ for both protocols. :mod:`shipyard.serving.app` maps HTTP onto it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from shipyard import __version__
@@ -13,6 +16,8 @@ from shipyard.schema import ColumnSpec
 from shipyard.serving import protocols
 from shipyard.serving.batching import AdaptiveBatcher
 from shipyard.serving.served import ServedModel
+
+log = logging.getLogger("shipyard.serving")
 
 
 def _v2_datatype(spec: ColumnSpec) -> str:
@@ -36,8 +41,17 @@ def parse_targets(text: str) -> list[ModelURI]:
     return uris
 
 
+@dataclass(frozen=True)
+class Slot:
+    """What answers for one model name: a loaded version and the batcher in front of it.
+    Swapped as a whole, so a request never mixes two versions."""
+
+    served: ServedModel
+    batcher: AdaptiveBatcher
+
+
 class DataPlane:
-    """The models one server process serves, by name."""
+    """The models one server process serves, by name, following their aliases."""
 
     def __init__(
         self,
@@ -49,38 +63,79 @@ class DataPlane:
     ) -> None:
         self.registry = registry
         self.targets = targets
-        self.models: dict[str, ServedModel] = {}
-        self.batchers: dict[str, AdaptiveBatcher] = {}
+        self.slots: dict[str, Slot] = {}
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
+
+    def _slot(self, served: ServedModel) -> Slot:
+        batcher = AdaptiveBatcher(
+            served.predict, max_batch_size=self.max_batch_size, max_wait_ms=self.max_wait_ms
+        )
+        return Slot(served, batcher)
 
     def start(self) -> None:
         """Load and warm every model; the server is ready once this returns."""
         for uri in self.targets:
-            served = self.models[uri.name] = ServedModel.load(self.registry, uri)
-            self.batchers[uri.name] = AdaptiveBatcher(
-                served.predict, max_batch_size=self.max_batch_size, max_wait_ms=self.max_wait_ms
-            )
+            self.slots[uri.name] = self._slot(ServedModel.load(self.registry, uri))
 
     async def stop(self) -> None:
         """Stop the batchers."""
-        for batcher in self.batchers.values():
-            await batcher.close()
+        for slot in self.slots.values():
+            await slot.batcher.close()
+
+    @property
+    def models(self) -> dict[str, ServedModel]:
+        return {name: slot.served for name, slot in self.slots.items()}
+
+    @property
+    def batchers(self) -> dict[str, AdaptiveBatcher]:
+        return {name: slot.batcher for name, slot in self.slots.items()}
 
     @property
     def ready(self) -> bool:
-        return bool(self.models) and all(m.ready for m in self.models.values())
+        return bool(self.slots) and all(s.served.ready for s in self.slots.values())
+
+    def slot(self, name: str, version: str | None = None) -> Slot:
+        found = self.slots.get(name)
+        if found is None:
+            listed = ", ".join(sorted(self.slots)) or "none"
+            raise ModelNotFoundError(f"model {name!r} is not served here; served models: {listed}")
+        if version is not None and version != str(found.served.version):
+            raise VersionNotFoundError(
+                f"model {name!r} is served at version {found.served.version}, not {version!r}"
+            )
+        return found
 
     def model(self, name: str, version: str | None = None) -> ServedModel:
-        served = self.models.get(name)
-        if served is None:
-            listed = ", ".join(sorted(self.models)) or "none"
-            raise ModelNotFoundError(f"model {name!r} is not served here; served models: {listed}")
-        if version is not None and version != str(served.version):
-            raise VersionNotFoundError(
-                f"model {name!r} is served at version {served.version}, not {version!r}"
-            )
-        return served
+        return self.slot(name, version).served
+
+    # -- following aliases --------------------------------------------------------------
+
+    async def follow(self, interval: float) -> None:
+        """Every ``interval`` seconds, check where each alias points; when it moved, load
+        and warm the new version in the background, then swap it in at once. Requests
+        already handed to the old version finish on it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            for uri in self.targets:
+                if uri.version is not None:
+                    continue  # pinned to a version: nothing to follow
+                try:
+                    await self._follow_one(loop, uri)
+                except Exception:  # keep serving what we have; try again next round
+                    log.exception("could not follow %s", uri)
+
+    async def _follow_one(self, loop: asyncio.AbstractEventLoop, uri: ModelURI) -> None:
+        target = await loop.run_in_executor(None, self.registry.resolve, uri)
+        current = self.slots[uri.name]
+        if target.version == current.served.version:
+            return
+        served = await loop.run_in_executor(None, ServedModel.load, self.registry, target.uri)
+        served.uri = uri
+        self.slots[uri.name] = self._slot(served)
+        log.info("%s moved: version %s -> %s", uri, current.served.version, served.version)
+        loop.create_task(current.batcher.drain_and_close())
 
     # -- metadata ----------------------------------------------------------------------
 
@@ -117,18 +172,18 @@ class DataPlane:
 
     async def predict_v1(self, name: str, body: Any, rid: str | None) -> dict[str, Any]:
         """Plain-JSON predict."""
-        served = self.model(name)
-        frame = protocols.decode_v1(body, served.loaded.signature)
+        slot = self.slot(name)
+        frame = protocols.decode_v1(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result = await self.batchers[name].predict(frame)
+        result = await slot.batcher.predict(frame)
         return protocols.encode_v1(name, result, identifier)
 
     async def infer_v2(
         self, name: str, version: str | None, body: Any, rid: str | None
     ) -> dict[str, Any]:
         """V2 inference."""
-        served = self.model(name, version)
-        frame = protocols.decode_v2(body, served.loaded.signature)
+        slot = self.slot(name, version)
+        frame = protocols.decode_v2(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result = await self.batchers[name].predict(frame)
+        result = await slot.batcher.predict(frame)
         return protocols.encode_v2(name, result, identifier)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -203,22 +204,51 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
 
     # -- inference ----------------------------------------------------------------------
 
+    metrics = data_plane.metrics
+
+    async def answer(
+        name: str, protocol: str, request: Request, call: Any, id_field: str
+    ) -> Response:
+        """Run one inference call, counting it and timing it whatever its outcome."""
+        started = time.perf_counter()
+        rid = request.headers.get("x-request-id")
+        version = "unknown"
+        status = 500
+        try:
+            result = await call(await _body(request, limit), rid)
+            version, status = str(result.get("version", result.get("model_version"))), 200
+            return _json(result, rid=result[id_field])
+        except ShipyardError as exc:
+            status = exc.status_code
+            raise
+        finally:
+            if name in data_plane.slots:  # unknown names would grow the label set unbounded
+                metrics.requests.labels(name, version, protocol, str(status)).inc()
+                metrics.latency.labels(name, protocol).observe(time.perf_counter() - started)
+
     @app.post("/v2/models/{name}/infer", openapi_extra=_V2_BODY)
     async def infer(name: str, request: Request) -> Response:
-        rid = request.headers.get("x-request-id")
-        answer = await data_plane.infer_v2(name, None, await _body(request, limit), rid)
-        return _json(answer, rid=answer["id"])
+        async def call(body: Any, rid: str | None) -> dict[str, Any]:
+            return await data_plane.infer_v2(name, None, body, rid)
+
+        return await answer(name, "v2", request, call, "id")
 
     @app.post("/v2/models/{name}/versions/{version}/infer", openapi_extra=_V2_BODY)
     async def infer_version(name: str, version: str, request: Request) -> Response:
-        rid = request.headers.get("x-request-id")
-        answer = await data_plane.infer_v2(name, version, await _body(request, limit), rid)
-        return _json(answer, rid=answer["id"])
+        async def call(body: Any, rid: str | None) -> dict[str, Any]:
+            return await data_plane.infer_v2(name, version, body, rid)
+
+        return await answer(name, "v2", request, call, "id")
 
     @app.post("/v1/models/{name}/predict", openapi_extra=_V1_BODY)
     async def predict(name: str, request: Request) -> Response:
-        rid = request.headers.get("x-request-id")
-        answer = await data_plane.predict_v1(name, await _body(request, limit), rid)
-        return _json(answer, rid=answer["request_id"])
+        async def call(body: Any, rid: str | None) -> dict[str, Any]:
+            return await data_plane.predict_v1(name, body, rid)
+
+        return await answer(name, "v1", request, call, "request_id")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app

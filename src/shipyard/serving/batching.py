@@ -22,6 +22,7 @@ import pandas as pd
 from shipyard.serving.served import Prediction
 
 Predict = Callable[[pd.DataFrame], Prediction]
+OnBatch = Callable[[int], None]
 
 
 @dataclass
@@ -57,7 +58,14 @@ def _split(result: Prediction, sizes: list[int]) -> list[Prediction]:
 class AdaptiveBatcher:
     """Merge concurrent ``predict`` calls into one model call."""
 
-    def __init__(self, predict: Predict, *, max_batch_size: int = 64, max_wait_ms: float = 0.0):
+    def __init__(
+        self,
+        predict: Predict,
+        *,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 0.0,
+        on_batch: OnBatch | None = None,
+    ):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.predict_fn = predict
@@ -68,6 +76,7 @@ class AdaptiveBatcher:
         self._task: asyncio.Task[None] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.inflight = 0
+        self.on_batch = on_batch
 
     @property
     def queue_depth(self) -> int:
@@ -139,6 +148,8 @@ class AdaptiveBatcher:
             self.stats.calls += 1
             self.stats.rows += sum(sizes)
             self.stats.last_batch = sum(sizes)
+            if self.on_batch is not None:
+                self.on_batch(sum(sizes))
             for pending, part in zip(live, parts, strict=True):
                 if pending.future.cancelled():
                     continue

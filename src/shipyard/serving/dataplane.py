@@ -15,6 +15,7 @@ from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
 from shipyard.serving import protocols
 from shipyard.serving.batching import AdaptiveBatcher
+from shipyard.serving.metrics import Metrics
 from shipyard.serving.served import ServedModel
 
 log = logging.getLogger("shipyard.serving")
@@ -60,7 +61,9 @@ class DataPlane:
         *,
         max_batch_size: int = 64,
         max_wait_ms: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.registry = registry
         self.targets = targets
         self.slots: dict[str, Slot] = {}
@@ -68,9 +71,15 @@ class DataPlane:
         self.max_wait_ms = max_wait_ms
 
     def _slot(self, served: ServedModel) -> Slot:
+        rows = self.metrics.batch_rows.labels(served.name)
         batcher = AdaptiveBatcher(
-            served.predict, max_batch_size=self.max_batch_size, max_wait_ms=self.max_wait_ms
+            served.predict,
+            max_batch_size=self.max_batch_size,
+            max_wait_ms=self.max_wait_ms,
+            on_batch=rows.observe,
         )
+        self.metrics.load_seconds.labels(served.name, str(served.version)).set(served.load_seconds)
+        self.metrics.queue_depth.labels(served.name).set_function(lambda: batcher.queue_depth)
         return Slot(served, batcher)
 
     def start(self) -> None:

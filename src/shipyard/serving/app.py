@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shipyard.config import Settings
 from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.registry import Registry
+from shipyard.serving import logs
 from shipyard.serving.dataplane import DataPlane, parse_targets
 
 log = logging.getLogger("shipyard.serving")
@@ -115,6 +116,7 @@ _V2_BODY = {
 def create_app(settings: Settings | None = None, plane: DataPlane | None = None) -> FastAPI:
     """The data-plane application for ``settings.serve`` (or a ready-made ``plane``)."""
     settings = settings or Settings()
+    logs.configure(settings.log_level)
     if plane is None:
         if not settings.serve:
             raise InvalidInputError(
@@ -135,11 +137,19 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         if not data_plane.models:
             data_plane.start()
         for served in data_plane.models.values():
-            log.info("serving %s version %s", served.uri, served.version)
+            log.info(
+                "serving",
+                extra={
+                    "uri": str(served.uri),
+                    "version": served.version,
+                    "load_seconds": round(served.load_seconds, 3),
+                },
+            )
         follower = asyncio.get_running_loop().create_task(data_plane.follow(follow_seconds))
         yield
         follower.cancel()
         await data_plane.stop()
+        log.info("drained", extra={"started": data_plane.started, "finished": data_plane.finished})
 
     app = FastAPI(
         title="Shipyard data plane",
@@ -166,7 +176,10 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
+        log.exception(
+            "unexpected error",
+            extra={"path": request.url.path, "request_id": request.headers.get("x-request-id")},
+        )
         return _error(500, f"internal error ({type(exc).__name__}); see the server log")
 
     # -- health and metadata ----------------------------------------------------------
@@ -211,6 +224,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     ) -> Response:
         """Run one inference call, counting it and timing it whatever its outcome."""
         started = time.perf_counter()
+        data_plane.started += 1
         rid = request.headers.get("x-request-id")
         version = "unknown"
         status = 500
@@ -222,6 +236,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             status = exc.status_code
             raise
         finally:
+            data_plane.finished += 1
             if name in data_plane.slots:  # unknown names would grow the label set unbounded
                 metrics.requests.labels(name, version, protocol, str(status)).inc()
                 metrics.latency.labels(name, protocol).observe(time.perf_counter() - started)

@@ -69,6 +69,8 @@ class DataPlane:
         self.slots: dict[str, Slot] = {}
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
+        self.started = 0  # inference requests whose body was read
+        self.finished = 0  # … and answered (with a prediction or an error)
 
     def _slot(self, served: ServedModel) -> Slot:
         rows = self.metrics.batch_rows.labels(served.name)
@@ -133,7 +135,7 @@ class DataPlane:
                 try:
                     await self._follow_one(loop, uri)
                 except Exception:  # keep serving what we have; try again next round
-                    log.exception("could not follow %s", uri)
+                    log.exception("could not follow", extra={"uri": str(uri)})
 
     async def _follow_one(self, loop: asyncio.AbstractEventLoop, uri: ModelURI) -> None:
         target = await loop.run_in_executor(None, self.registry.resolve, uri)
@@ -143,7 +145,14 @@ class DataPlane:
         served = await loop.run_in_executor(None, ServedModel.load, self.registry, target.uri)
         served.uri = uri
         self.slots[uri.name] = self._slot(served)
-        log.info("%s moved: version %s -> %s", uri, current.served.version, served.version)
+        log.info(
+            "alias moved",
+            extra={
+                "uri": str(uri),
+                "from_version": current.served.version,
+                "to_version": served.version,
+            },
+        )
         loop.create_task(current.batcher.drain_and_close())
 
     # -- metadata ----------------------------------------------------------------------

@@ -73,3 +73,30 @@ class Tripler(Doubler):
 
     def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
         return super().predict(data) / 2 * 3
+
+
+class Broken(PythonModel):
+    """Raises on every call once ``armed``, counting them (registration passes)."""
+
+    calls = 0
+    armed = False
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        if not type(self).armed:
+            return data["x"].to_numpy()
+        type(self).calls += 1
+        raise RuntimeError("broken model")
+
+
+class Hanging(PythonModel):
+    """Takes ``hang`` seconds per call once ``armed`` (the warm-up passes quickly)."""
+
+    hang = 2.0
+    armed = False
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        import time
+
+        if type(self).armed:
+            time.sleep(self.hang)
+        return data["x"].to_numpy()

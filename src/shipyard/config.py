@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     """How often the data plane checks whether a served alias moved (seconds); when it has,
     the new version is loaded in the background and swapped in without dropping a request."""
 
+    request_timeout_ms: float = Field(default=30_000, gt=0)
+    """How long one inference request may take before the fallback answers (or 504)."""
+
+    fallback: str | None = None
+    """What answers when the model fails or times out: a model URI (``models:/NAME/3``) or a
+    JSON value returned for every row (``0``, ``"unknown"``). Responses say
+    ``"fallback": true``. Default: none (the error is returned)."""
+
+    breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive model failures that open the circuit breaker (the model is then not
+    called until ``breaker_reset_s`` has passed)."""
+
+    breaker_reset_s: float = Field(default=30.0, gt=0)
+    """Seconds an open circuit breaker waits before one request probes the model again."""
+
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
 

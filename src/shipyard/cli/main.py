@@ -46,6 +46,14 @@ def serve_command(
     max_wait_ms: float = typer.Option(
         None, min=0, max=1000, help="How long a batch with company waits to fill (default 1)."
     ),
+    timeout_ms: float = typer.Option(
+        None, min=1, help="Per-request time limit before the fallback answers (default 30000)."
+    ),
+    fallback: str = typer.Option(
+        None,
+        help="Answer when the model fails or times out: models:/NAME/VERSION or a JSON "
+        "value such as 0.",
+    ),
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     from shipyard.cli.serve import serve
@@ -57,6 +65,8 @@ def serve_command(
         workers=workers,
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
+        timeout_ms=timeout_ms,
+        fallback=fallback,
     )
 
 

@@ -6,7 +6,8 @@ import os
 
 from shipyard.cli._common import console, registry
 from shipyard.config import Settings
-from shipyard.serving.dataplane import parse_targets
+from shipyard.registry.uri import ModelURI
+from shipyard.serving.dataplane import parse_fallback, parse_targets
 
 
 def serve(
@@ -17,6 +18,8 @@ def serve(
     workers: int,
     max_batch_size: int | None = None,
     max_wait_ms: float | None = None,
+    timeout_ms: float | None = None,
+    fallback: str | None = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     import uvicorn
@@ -32,6 +35,13 @@ def serve(
         os.environ["SHIPYARD_MAX_BATCH_SIZE"] = str(max_batch_size)
     if max_wait_ms is not None:
         os.environ["SHIPYARD_MAX_WAIT_MS"] = str(max_wait_ms)
+    if timeout_ms is not None:
+        os.environ["SHIPYARD_REQUEST_TIMEOUT_MS"] = str(timeout_ms)
+    if fallback is not None:
+        parsed = parse_fallback(fallback)  # a bad value fails here, in one line
+        if isinstance(parsed, ModelURI):
+            registry().resolve(parsed)
+        os.environ["SHIPYARD_FALLBACK"] = fallback
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
     console.print(f"listening on http://{bind_host}:{bind_port} with {workers} worker(s)")

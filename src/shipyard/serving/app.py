@@ -23,7 +23,7 @@ from shipyard.config import Settings
 from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.registry import Registry
 from shipyard.serving import logs
-from shipyard.serving.dataplane import DataPlane, parse_targets
+from shipyard.serving.dataplane import DataPlane, parse_fallback, parse_targets
 
 log = logging.getLogger("shipyard.serving")
 _JSON = orjson.OPT_SERIALIZE_NUMPY
@@ -127,6 +127,10 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             parse_targets(settings.serve),
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,
+            timeout_s=settings.request_timeout_ms / 1000,
+            fallback=parse_fallback(settings.fallback),
+            breaker_failures=settings.breaker_failures,
+            breaker_reset_s=settings.breaker_reset_s,
         )
     limit = settings.max_request_bytes
     follow_seconds = settings.follow_interval_s

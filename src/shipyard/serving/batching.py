@@ -132,24 +132,12 @@ class AdaptiveBatcher:
             try:
                 result = await loop.run_in_executor(self._executor, self.predict_fn, frame)
                 parts = _split(result, sizes)
-            except Exception:
-                # One request's rows may be what broke the model: retry each alone, so
-                # only its caller gets the error.
-                parts = []
-                for pending in live:
-                    try:
-                        parts.append(
-                            await loop.run_in_executor(
-                                self._executor, self.predict_fn, pending.frame
-                            )
-                        )
-                    except Exception as exc:  # handed to that caller
-                        parts.append(exc)  # type: ignore[arg-type]
-            self.stats.calls += 1
-            self.stats.rows += sum(sizes)
-            self.stats.last_batch = sum(sizes)
-            if self.on_batch is not None:
-                self.on_batch(sum(sizes))
+            except Exception as exc:
+                if len(live) == 1:
+                    parts = [exc]  # type: ignore[list-item]
+                else:
+                    parts = await self._one_by_one(live)
+            self._record(sizes)
             for pending, part in zip(live, parts, strict=True):
                 if pending.future.cancelled():
                     continue
@@ -157,6 +145,27 @@ class AdaptiveBatcher:
                     pending.future.set_exception(part)
                 else:
                     pending.future.set_result(part)
+
+    async def _one_by_one(self, live: list[_Pending]) -> list[Prediction]:
+        """One request's rows may be what broke the model: retry each alone, so only its
+        caller gets the error."""
+        loop = asyncio.get_running_loop()
+        parts: list[Prediction] = []
+        for pending in live:
+            try:
+                parts.append(
+                    await loop.run_in_executor(self._executor, self.predict_fn, pending.frame)
+                )
+            except Exception as exc:  # handed to that caller
+                parts.append(exc)  # type: ignore[arg-type]
+        return parts
+
+    def _record(self, sizes: list[int]) -> None:
+        self.stats.calls += 1
+        self.stats.rows += sum(sizes)
+        self.stats.last_batch = sum(sizes)
+        if self.on_batch is not None:
+            self.on_batch(sum(sizes))
 
     async def drain_and_close(self, timeout: float = 60.0) -> None:
         """Let every request already handed over finish, then stop."""

@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from shipyard import __version__
 from shipyard.errors import InvalidInputError, ModelNotFoundError, VersionNotFoundError
 from shipyard.registry import Registry
@@ -15,6 +17,7 @@ from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
 from shipyard.serving import protocols
 from shipyard.serving.batching import AdaptiveBatcher
+from shipyard.serving.guard import CircuitBreaker, FixedAnswer, Guard, PredictAsync
 from shipyard.serving.metrics import Metrics
 from shipyard.serving.served import ServedModel
 
@@ -44,11 +47,27 @@ def parse_targets(text: str) -> list[ModelURI]:
 
 @dataclass(frozen=True)
 class Slot:
-    """What answers for one model name: a loaded version and the batcher in front of it.
-    Swapped as a whole, so a request never mixes two versions."""
+    """What answers for one model name: a loaded version, the batcher in front of it and
+    the guard around both. Swapped as a whole, so a request never mixes two versions."""
 
     served: ServedModel
     batcher: AdaptiveBatcher
+    guard: Guard
+
+
+def parse_fallback(text: str | None) -> ModelURI | FixedAnswer | None:
+    """``models:/NAME/3`` -> a URI; any other text must be a JSON value answered as is."""
+    if text is None or not text.strip():
+        return None
+    if text.startswith("models:/"):
+        return ModelURI.parse(text)
+    try:
+        return FixedAnswer(orjson.loads(text))
+    except orjson.JSONDecodeError:
+        raise InvalidInputError(
+            f"fallback {text!r} is neither a model URI nor a JSON value; use e.g. "
+            "models:/NAME/3, 0 or '\"unknown\"'"
+        ) from None
 
 
 class DataPlane:
@@ -62,7 +81,17 @@ class DataPlane:
         max_batch_size: int = 64,
         max_wait_ms: float = 1.0,
         metrics: Metrics | None = None,
+        timeout_s: float = 30.0,
+        fallback: ModelURI | FixedAnswer | None = None,
+        breaker_failures: int = 5,
+        breaker_reset_s: float = 30.0,
     ) -> None:
+        self.timeout_s = timeout_s
+        self.fallback_target = fallback
+        self.fallback: PredictAsync | None = fallback if isinstance(fallback, FixedAnswer) else None
+        self.backup: Slot | None = None
+        self.breaker_failures = breaker_failures
+        self.breaker_reset_s = breaker_reset_s
         self.metrics = metrics or Metrics()
         self.registry = registry
         self.targets = targets
@@ -82,16 +111,35 @@ class DataPlane:
         )
         self.metrics.load_seconds.labels(served.name, str(served.version)).set(served.load_seconds)
         self.metrics.queue_depth.labels(served.name).set_function(lambda: batcher.queue_depth)
-        return Slot(served, batcher)
+        fallbacks = self.metrics.fallbacks.labels(served.name)
+        guard = Guard(
+            batcher.predict,
+            timeout=self.timeout_s,
+            breaker=CircuitBreaker(self.breaker_failures, self.breaker_reset_s),
+            fallback=self.fallback,
+            on_fallback=fallbacks.inc,
+        )
+        return Slot(served, batcher, guard)
 
     def start(self) -> None:
-        """Load and warm every model; the server is ready once this returns."""
+        """Load and warm every model (and a fallback model); ready once this returns."""
+        if isinstance(self.fallback_target, ModelURI):
+            backup = ServedModel.load(self.registry, self.fallback_target)
+            backup_batcher = AdaptiveBatcher(
+                backup.predict, max_batch_size=self.max_batch_size, max_wait_ms=self.max_wait_ms
+            )
+            self.backup = Slot(
+                backup,
+                backup_batcher,
+                Guard(backup_batcher.predict, timeout=self.timeout_s, breaker=CircuitBreaker()),
+            )
+            self.fallback = backup_batcher.predict
         for uri in self.targets:
             self.slots[uri.name] = self._slot(ServedModel.load(self.registry, uri))
 
     async def stop(self) -> None:
         """Stop the batchers."""
-        for slot in self.slots.values():
+        for slot in [*self.slots.values(), *([self.backup] if self.backup else [])]:
             await slot.batcher.close()
 
     @property
@@ -193,8 +241,8 @@ class DataPlane:
         slot = self.slot(name)
         frame = protocols.decode_v1(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result = await slot.batcher.predict(frame)
-        return protocols.encode_v1(name, result, identifier)
+        result, used = await slot.guard.predict(frame)
+        return protocols.encode_v1(name, result, identifier, fallback=used)
 
     async def infer_v2(
         self, name: str, version: str | None, body: Any, rid: str | None
@@ -203,5 +251,5 @@ class DataPlane:
         slot = self.slot(name, version)
         frame = protocols.decode_v2(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result = await slot.batcher.predict(frame)
-        return protocols.encode_v2(name, result, identifier)
+        result, used = await slot.guard.predict(frame)
+        return protocols.encode_v2(name, result, identifier, fallback=used)

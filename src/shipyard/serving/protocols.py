@@ -262,7 +262,7 @@ def encode_v2(name: str, result: Prediction, rid: str, fallback: bool = False) -
         )
     out: dict[str, Any] = {
         "model_name": name,
-        "model_version": str(result.version),
+        "model_version": "" if result.version is None else str(result.version),
         "id": rid,
         "outputs": outputs,
     }

@@ -20,7 +20,8 @@ class Prediction:
     predictions: np.ndarray[Any, Any]
     probabilities: np.ndarray[Any, Any] | None
     classes: list[Any] | None
-    version: int
+    version: int | None
+    """The version that produced it (``None`` for a fixed fallback answer)."""
 
 
 @dataclass

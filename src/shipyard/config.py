@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     breaker_reset_s: float = Field(default=30.0, gt=0)
     """Seconds an open circuit breaker waits before one request probes the model again."""
 
+    prediction_log: bool = True
+    """Write every prediction to the prediction log (Parquet under ``prediction_log_dir``)."""
+
+    prediction_log_dir: Path | None = None
+    """Where the prediction log lives. Default: ``$SHIPYARD_HOME/predictions``."""
+
+    prediction_log_flush_s: float = Field(default=1.0, gt=0, le=3_600)
+    """How often the prediction log is written to disk: at most this much is lost if the
+    process is killed (a clean shutdown writes everything)."""
+
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
 
@@ -114,6 +124,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'shipyard.db').resolve()}"
+
+    @property
+    def predictions(self) -> Path:
+        """The effective prediction-log directory."""
+        return (self.prediction_log_dir or self.home / "predictions").resolve()
 
     @property
     def artifacts(self) -> Path:

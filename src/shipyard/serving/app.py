@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard.config import Settings
 from shipyard.errors import InvalidInputError, ShipyardError
+from shipyard.predictions import PredictionLogWriter
 from shipyard.registry import Registry
 from shipyard.serving import logs
 from shipyard.serving.dataplane import DataPlane, parse_fallback, parse_targets
@@ -131,6 +132,13 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             fallback=parse_fallback(settings.fallback),
             breaker_failures=settings.breaker_failures,
             breaker_reset_s=settings.breaker_reset_s,
+            prediction_log=(
+                PredictionLogWriter(
+                    settings.predictions, flush_interval=settings.prediction_log_flush_s
+                )
+                if settings.prediction_log
+                else None
+            ),
         )
     limit = settings.max_request_bytes
     follow_seconds = settings.follow_interval_s
@@ -140,6 +148,8 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not data_plane.models:
             data_plane.start()
+        if data_plane.prediction_log is not None:
+            data_plane.prediction_log.start()
         for served in data_plane.models.values():
             log.info(
                 "serving",
@@ -153,6 +163,8 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         yield
         follower.cancel()
         await data_plane.stop()
+        if data_plane.prediction_log is not None:
+            data_plane.prediction_log.close()
         log.info("drained", extra={"started": data_plane.started, "finished": data_plane.finished})
 
     app = FastAPI(

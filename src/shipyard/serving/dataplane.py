@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from shipyard import __version__
-from shipyard.errors import InvalidInputError, ModelNotFoundError, VersionNotFoundError
+from shipyard.errors import (
+    InvalidInputError,
+    ModelNotFoundError,
+    ShipyardError,
+    VersionNotFoundError,
+)
+from shipyard.predictions import PredictionLogWriter
 from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
@@ -19,7 +26,7 @@ from shipyard.serving import protocols
 from shipyard.serving.batching import AdaptiveBatcher
 from shipyard.serving.guard import CircuitBreaker, FixedAnswer, Guard, PredictAsync
 from shipyard.serving.metrics import Metrics
-from shipyard.serving.served import ServedModel
+from shipyard.serving.served import Prediction, ServedModel
 
 log = logging.getLogger("shipyard.serving")
 
@@ -85,7 +92,9 @@ class DataPlane:
         fallback: ModelURI | FixedAnswer | None = None,
         breaker_failures: int = 5,
         breaker_reset_s: float = 30.0,
+        prediction_log: PredictionLogWriter | None = None,
     ) -> None:
+        self.prediction_log = prediction_log
         self.timeout_s = timeout_s
         self.fallback_target = fallback
         self.fallback: PredictAsync | None = fallback if isinstance(fallback, FixedAnswer) else None
@@ -239,9 +248,10 @@ class DataPlane:
     async def predict_v1(self, name: str, body: Any, rid: str | None) -> dict[str, Any]:
         """Plain-JSON predict."""
         slot = self.slot(name)
+        started = time.perf_counter()
         frame = protocols.decode_v1(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result, used = await slot.guard.predict(frame)
+        result, used = await self._predict(slot, frame, identifier, "v1", started)
         return protocols.encode_v1(name, result, identifier, fallback=used)
 
     async def infer_v2(
@@ -249,7 +259,43 @@ class DataPlane:
     ) -> dict[str, Any]:
         """V2 inference."""
         slot = self.slot(name, version)
+        started = time.perf_counter()
         frame = protocols.decode_v2(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result, used = await slot.guard.predict(frame)
+        result, used = await self._predict(slot, frame, identifier, "v2", started)
         return protocols.encode_v2(name, result, identifier, fallback=used)
+
+    async def _predict(
+        self, slot: Slot, frame: Any, identifier: str, protocol: str, started: float
+    ) -> tuple[Prediction, bool]:
+        """Predict through the guard and write the outcome to the prediction log."""
+        log_ = self.prediction_log
+        try:
+            result, used = await slot.guard.predict(frame)
+        except ShipyardError as exc:
+            if log_ is not None:
+                log_.append(
+                    model=slot.served.name,
+                    version=slot.served.version,
+                    request_id=identifier,
+                    protocol=protocol,
+                    inputs=frame,
+                    predictions=None,
+                    probabilities=None,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    error=exc.message,
+                )
+            raise
+        if log_ is not None:
+            log_.append(
+                model=slot.served.name,
+                version=result.version,
+                request_id=identifier,
+                protocol=protocol,
+                inputs=frame,
+                predictions=result.predictions,
+                probabilities=result.probabilities,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                fallback=used,
+            )
+        return result, used

@@ -1,0 +1,103 @@
+"""The prediction log: real Parquet files, written in the background, read back."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shipyard.predictions import PredictionLogWriter, read_predictions
+
+
+def test_rows_are_written_partitioned_and_read_back(tmp_path: Path) -> None:
+    writer = PredictionLogWriter(tmp_path, flush_interval=60)
+    inputs = pd.DataFrame({"age": [30, 41], "city": ["lima", "oslo"]})
+    writer.append(
+        model="credit",
+        version=3,
+        request_id="r1",
+        protocol="v1",
+        inputs=inputs,
+        predictions=np.array(["yes", "no"], dtype=object),
+        probabilities=np.array([[0.2, 0.8], [0.9, 0.1]]),
+        latency_ms=1.5,
+    )
+    writer.append(
+        model="credit",
+        version=3,
+        request_id="r2",
+        protocol="v2",
+        inputs=inputs.head(1),
+        predictions=None,
+        probabilities=None,
+        latency_ms=30.0,
+        error="the model failed",
+    )
+    writer.append(
+        model="churn",
+        version=1,
+        request_id="r3",
+        protocol="v1",
+        inputs=pd.DataFrame({"x": [1.0]}),
+        predictions=np.array([0.5]),
+        probabilities=None,
+        latency_ms=0.7,
+        fallback=True,
+    )
+    assert writer.flush() == 4
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert len(list((tmp_path / "model=credit" / f"date={day}").glob("part-*.parquet"))) == 1
+    assert not list(tmp_path.rglob("*.tmp"))
+    credit = read_predictions(tmp_path, model="credit")
+    assert credit["request_id"].tolist() == ["r1", "r1", "r2"]
+    assert credit["row"].tolist() == [0, 1, 0]
+    assert credit["inputs.age"].tolist() == [30, 41, 30]
+    assert credit["inputs.city"].tolist() == ["lima", "oslo", "lima"]
+    assert credit["prediction"].tolist()[:2] == ["yes", "no"]
+    assert credit["probabilities"][0].tolist() == [0.2, 0.8]
+    assert credit["error"].isna().tolist() == [True, True, False]
+    assert credit["error"].iloc[2] == "the model failed"
+    assert credit["version"].tolist() == [3, 3, 3]
+    churn = read_predictions(tmp_path, model="churn")
+    assert churn["fallback"].tolist() == [True] and churn["prediction"].tolist() == [0.5]
+    everything = read_predictions(tmp_path)
+    assert len(everything) == 4
+    later = read_predictions(tmp_path, start=datetime.now(UTC) + timedelta(minutes=1))
+    assert later.empty
+    earlier = read_predictions(tmp_path, end=datetime.now(UTC) - timedelta(minutes=1))
+    assert earlier.empty
+
+
+def test_the_background_writer_flushes_on_its_own_and_on_close(tmp_path: Path) -> None:
+    writer = PredictionLogWriter(tmp_path, flush_interval=0.1).start()
+    frame = pd.DataFrame({"x": [1.0]})
+    writer.append(
+        model="m",
+        version=1,
+        request_id="a",
+        protocol="v1",
+        inputs=frame,
+        predictions=np.array([2.0]),
+        probabilities=None,
+        latency_ms=1.0,
+    )
+    deadline = time.monotonic() + 5
+    while read_predictions(tmp_path).empty and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert read_predictions(tmp_path)["request_id"].tolist() == ["a"]
+    writer.append(
+        model="m",
+        version=1,
+        request_id="b",
+        protocol="v1",
+        inputs=frame,
+        predictions=np.array([2.0]),
+        probabilities=None,
+        latency_ms=1.0,
+    )
+    writer.close()
+    assert read_predictions(tmp_path)["request_id"].tolist() == ["a", "b"]
+    assert writer.rows_written == 2

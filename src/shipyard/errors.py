@@ -7,6 +7,7 @@ The hierarchy::
     │   ├── InvalidNameError           (400) a model, alias or artifact name is not allowed
     │   ├── InvalidURIError            (400) not a models:/NAME@ALIAS or models:/NAME/VERSION URI
     │   └── SignatureError             (422) input rows do not match a version's signature
+    │   └── PayloadTooLargeError       (413) a request body over the configured limit
     ├── UntrustedArtifactError         (400) a pickle or unknown type needs an explicit trust flag
     ├── MissingDependencyError         (400) a flavor's library is not installed
     ├── UnsupportedModelError          (400) no runtime knows this kind of model
@@ -16,6 +17,9 @@ The hierarchy::
     │   └── AliasNotFoundError
     ├── ConflictError                  (409) the change contradicts the current state
     ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
+    ├── ModelFailedError               (500) the model raised on valid input, no fallback
+    ├── CircuitOpenError               (503) the model is paused after repeated failures
+    ├── ModelTimeoutError              (504) the model ran out of time, no fallback
     ├── DatabaseError                  (503) the metadata store cannot be reached or migrated
     └── ConfigurationError             (500) settings are inconsistent
 
@@ -71,6 +75,10 @@ class SignatureError(InvalidInputError):
         self.row = row
 
 
+class PayloadTooLargeError(InvalidInputError):
+    status_code = 413
+
+
 class UntrustedArtifactError(ShipyardError):
     status_code = 400
 
@@ -113,3 +121,15 @@ class DatabaseError(ShipyardError):
 
 class ConfigurationError(ShipyardError):
     status_code = 500
+
+
+class ModelFailedError(ShipyardError):
+    status_code = 500
+
+
+class CircuitOpenError(ShipyardError):
+    status_code = 503
+
+
+class ModelTimeoutError(ShipyardError):
+    status_code = 504

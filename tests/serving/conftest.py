@@ -92,3 +92,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with ServerThread(app) as server, httpx.Client(timeout=30) as client:
         yield Served(f"http://127.0.0.1:{server.port}", client, model, frame, registry)
     registry.db.dispose()
+
+
+def wait_until_ready(url: str, process: Any, timeout: float = 60) -> None:
+    """Poll readiness of a server started as a subprocess until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the server never became ready"
+        time.sleep(0.1)

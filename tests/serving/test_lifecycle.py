@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from models import Doubler
+from serving.conftest import wait_until_ready
 from shipyard.config import Settings
 from shipyard.registry import Registry
 
@@ -79,16 +80,7 @@ def test_sigterm_drains_without_failing_an_accepted_request(tmp_path: Path) -> N
             answers.append(answer.status_code)
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < deadline, "the server never became ready"
-            time.sleep(0.1)
+        wait_until_ready(url, server)
         threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
         for thread in threads:
             thread.start()

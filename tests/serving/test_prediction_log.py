@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from models import Doubler
-from serving.conftest import ServerThread
+from serving.conftest import ServerThread, wait_until_ready
 from shipyard.config import Settings
 from shipyard.predictions import read_predictions
 from shipyard.registry import Registry
@@ -79,15 +79,7 @@ def test_kill_9_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_until_ready(url, server)
         answered_at: dict[str, float] = {}
         for i in range(40):
             rid = f"k-{i}"

@@ -19,26 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import (
+    CircuitOpenError,
+    ModelFailedError,
+    ModelTimeoutError,
+    ShipyardError,
+)
 from shipyard.serving.served import Prediction
 
 log = logging.getLogger("shipyard.serving")
 
 PredictAsync = Callable[[pd.DataFrame], Awaitable[Prediction]]
-
-
-class ModelFailedError(ShipyardError):
-    """The model raised on valid input and no fallback is configured."""
-
-    status_code = 500
-
-
-class ModelTimeoutError(ShipyardError):
-    status_code = 504
-
-
-class CircuitOpenError(ShipyardError):
-    status_code = 503
 
 
 class CircuitBreaker:

@@ -133,6 +133,7 @@ def run() -> None:
         f"shipyard models card {MODEL} champion",
         f"shipyard alias set {MODEL} champion {other[1].version}",
         f"shipyard models verify {MODEL}",
+        f"shipyard serve models:/{MODEL}@champion   # then POST /v1/models/{MODEL}/predict",
         "shipyard models versions --metric 'f1>=0.9'",
         f"python -c \"import shipyard; m = shipyard.load_model('models:/{MODEL}@champion'); "
         f'print(m.signature.names[:3])"',

@@ -30,6 +30,12 @@ from shipyard.serving.served import Prediction, ServedModel
 
 log = logging.getLogger("shipyard.serving")
 
+#: Each protocol's request decoder and response encoder.
+_CODECS = {
+    "v1": (protocols.decode_v1, protocols.encode_v1),
+    "v2": (protocols.decode_v2, protocols.encode_v2),
+}
+
 
 def _v2_datatype(spec: ColumnSpec) -> str:
     if spec.kind == "float":
@@ -247,23 +253,22 @@ class DataPlane:
 
     async def predict_v1(self, name: str, body: Any, rid: str | None) -> dict[str, Any]:
         """Plain-JSON predict."""
-        slot = self.slot(name)
-        started = time.perf_counter()
-        frame = protocols.decode_v1(body, slot.served.loaded.signature)
-        identifier = protocols.request_id(body, rid)
-        result, used = await self._predict(slot, frame, identifier, "v1", started)
-        return protocols.encode_v1(name, result, identifier, fallback=used)
+        return await self._infer(self.slot(name), "v1", body, rid)
 
     async def infer_v2(
         self, name: str, version: str | None, body: Any, rid: str | None
     ) -> dict[str, Any]:
         """V2 inference."""
-        slot = self.slot(name, version)
+        return await self._infer(self.slot(name, version), "v2", body, rid)
+
+    async def _infer(self, slot: Slot, protocol: str, body: Any, rid: str | None) -> dict[str, Any]:
+        """Decode with the protocol, predict, log, and encode the answer."""
+        decode, encode = _CODECS[protocol]
         started = time.perf_counter()
-        frame = protocols.decode_v2(body, slot.served.loaded.signature)
+        frame = decode(body, slot.served.loaded.signature)
         identifier = protocols.request_id(body, rid)
-        result, used = await self._predict(slot, frame, identifier, "v2", started)
-        return protocols.encode_v2(name, result, identifier, fallback=used)
+        result, used = await self._predict(slot, frame, identifier, protocol, started)
+        return encode(slot.served.name, result, identifier, used)
 
     async def _predict(
         self, slot: Slot, frame: Any, identifier: str, protocol: str, started: float

@@ -120,3 +120,56 @@ def _error(rows: Any) -> str:
     except SignatureError as exc:
         return str(exc)
     return "no error"
+
+
+# -- the float matrix lane -------------------------------------------------------------
+
+
+def test_float_matrix_takes_clean_records_in_column_order() -> None:
+    from shipyard.schema.records import float_columns, float_matrix, float_tensor
+
+    columns = ["a", "b"]
+    matrix = float_matrix(columns, [{"b": 2, "a": 1.5}, {"a": -3, "b": 0.25}])
+    assert matrix is not None and matrix.dtype == np.float64 and matrix.flags.c_contiguous
+    assert matrix.tolist() == [[1.5, 2.0], [-3.0, 0.25]]
+    tensor = float_tensor([1, 2.5, 3, 4], 2)
+    assert tensor is not None and tensor.tolist() == [[1.0, 2.5], [3.0, 4.0]]
+    assert float_columns(Signature.infer(pd.DataFrame({"x": [1.0], "y": [2.0]})).inputs) == [
+        "x",
+        "y",
+    ]
+    assert float_columns(SIGNATURE.inputs) is None  # not every column is float64
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"a": 1.0, "b": "2"}],
+        [{"a": 1.0, "b": True}],
+        [{"a": 1.0, "b": None}],
+        [{"a": 1.0, "b": [2.0]}],
+        [{"a": 1.0}],
+        [{"a": 1.0, "c": 2.0}],
+        [{"a": 1.0, "b": 2.0, "c": 3.0}],
+        [{"a": 1.0, "b": float("nan")}],
+        [{"a": 1.0, "b": float("inf")}],
+        [{"a": 1.0, "b": 10**400}],
+        [["not", "a", "mapping"]],
+        [],
+        {"a": 1.0, "b": 2.0},
+    ],
+)
+def test_float_matrix_leaves_anything_else_to_the_general_path(rows: Any) -> None:
+    from shipyard.schema.records import float_matrix
+
+    assert float_matrix(["a", "b"], rows) is None
+
+
+def test_float_tensor_refuses_odd_lengths_and_other_types() -> None:
+    from shipyard.schema.records import float_tensor
+
+    assert float_tensor([1.0, 2.0, 3.0], 2) is None
+    assert float_tensor([], 2) is None
+    assert float_tensor([1.0, True], 2) is None
+    assert float_tensor([1.0, None], 2) is None
+    assert float_tensor([1.0, float("-inf")], 2) is None

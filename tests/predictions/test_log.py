@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from shipyard.predictions import PredictionLogWriter, read_predictions
 
@@ -101,3 +102,36 @@ def test_the_background_writer_flushes_on_its_own_and_on_close(tmp_path: Path) -
     writer.close()
     assert read_predictions(tmp_path)["request_id"].tolist() == ["a", "b"]
     assert writer.rows_written == 2
+
+
+def test_float_matrices_and_frames_mix_in_one_flush(tmp_path: Path) -> None:
+    writer = PredictionLogWriter(tmp_path, flush_interval=60)
+    columns = ("a", "b")
+    common = {"model": "m", "version": 1, "protocol": "v1", "latency_ms": 0.1}
+    writer.append(
+        request_id="matrix",
+        inputs=np.array([[1.0, 2.0], [3.0, 4.0]]),
+        columns=columns,
+        predictions=np.array([0, 1]),
+        probabilities=np.array([[0.9, 0.1], [0.3, 0.7]]),
+        **common,
+    )
+    writer.append(
+        request_id="frame",
+        inputs=pd.DataFrame({"a": [5.0], "b": [float("nan")]}),
+        predictions=np.array([1]),
+        probabilities=None,
+        **common,
+    )
+    assert writer.flush() == 3
+    logged = read_predictions(tmp_path, model="m").set_index(["request_id", "row"])
+    assert logged.loc[("matrix", 1), "inputs.b"] == 4.0
+    assert logged.loc[("frame", 0), "inputs.a"] == 5.0
+    assert np.isnan(logged.loc[("frame", 0), "inputs.b"])
+    assert logged.loc[("matrix", 1), "probabilities"].tolist() == [0.3, 0.7]
+    assert logged.loc[("frame", 0), "probabilities"] is None
+    assert logged["prediction"].tolist() == [0, 1, 1]
+    with pytest.raises(ValueError, match="column names"):
+        writer.append(
+            request_id="x", inputs=np.ones((1, 2)), predictions=None, probabilities=None, **common
+        )

@@ -33,7 +33,8 @@ class _Entry:
     version: int | None
     request_id: str
     protocol: str
-    inputs: pd.DataFrame
+    inputs: pd.DataFrame | np.ndarray[Any, Any]
+    columns: tuple[str, ...] | None
     predictions: np.ndarray[Any, Any] | None
     probabilities: np.ndarray[Any, Any] | None
     latency_ms: float
@@ -71,14 +72,18 @@ class PredictionLogWriter:
         version: int | None,
         request_id: str,
         protocol: str,
-        inputs: pd.DataFrame,
+        inputs: pd.DataFrame | np.ndarray[Any, Any],
         predictions: np.ndarray[Any, Any] | None,
         probabilities: np.ndarray[Any, Any] | None,
         latency_ms: float,
         fallback: bool = False,
         error: str | None = None,
+        columns: tuple[str, ...] | None = None,
     ) -> None:
-        """Queue one request's rows and outputs (cheap; written later)."""
+        """Queue one request's rows and outputs (cheap; written later). ``inputs`` is a
+        DataFrame, or a float matrix whose column names are ``columns``."""
+        if isinstance(inputs, np.ndarray) and columns is None:
+            raise ValueError("a matrix of inputs needs its column names")
         entry = _Entry(
             time.time(),
             model,
@@ -86,6 +91,7 @@ class PredictionLogWriter:
             request_id,
             protocol,
             inputs,
+            columns,
             predictions,
             probabilities,
             latency_ms,
@@ -103,11 +109,12 @@ class PredictionLogWriter:
         """Write everything queued so far; returns the number of rows written."""
         with self._lock:
             entries, self._buffer = self._buffer, []
-        groups: dict[tuple[str, str, int | None], list[_Entry]] = defaultdict(list)
-        for entry in entries:
-            groups[(entry.model, _day(entry.at), entry.version)].append(entry)
+        groups: dict[tuple[str, int, int | None], list[_Entry]] = defaultdict(list)
+        for entry in entries:  # by UTC day number: one date string per group, not per entry
+            groups[(entry.model, int(entry.at // 86400), entry.version)].append(entry)
         written = 0
-        for (model, day, _), group in groups.items():
+        for (model, _, _), group in groups.items():
+            day = _day(group[0].at)
             table = _table(group)
             directory = self.root / f"model={model}" / f"date={day}"
             directory.mkdir(parents=True, exist_ok=True)
@@ -128,44 +135,85 @@ class PredictionLogWriter:
 
 
 def _table(entries: list[_Entry]) -> pa.Table:
-    """One Arrow table for entries of one model version: a row per predicted row."""
-    counts = [len(e.inputs) for e in entries]
-    repeat = np.repeat
-    at = repeat(np.array([e.at for e in entries]), counts)
-    inputs = pd.concat([e.inputs for e in entries], ignore_index=True)
-    row_in_request = np.concatenate([np.arange(n) for n in counts]) if counts else np.array([])
-    columns: dict[str, Any] = {
-        "request_id": repeat(np.array([e.request_id for e in entries], dtype=object), counts),
-        "time": pd.to_datetime(at, unit="s", utc=True),
-        "model": repeat(np.array([e.model for e in entries], dtype=object), counts),
-        "version": pd.array(repeat([e.version for e in entries], counts), dtype="Int64"),
-        "protocol": repeat(np.array([e.protocol for e in entries], dtype=object), counts),
-        "row": row_in_request.astype("int32"),
-        "latency_ms": repeat(np.array([e.latency_ms for e in entries]), counts),
-        "fallback": repeat(np.array([e.fallback for e in entries]), counts),
-        "error": repeat(np.array([e.error for e in entries], dtype=object), counts),
+    """One Arrow table for entries of one model version: a row per predicted row.
+
+    Built with Arrow and numpy directly (no pandas): the writer runs beside the server
+    and must cost it little."""
+    counts = np.fromiter((len(e.inputs) for e in entries), dtype=np.int64, count=len(entries))
+    # Per-request values are written once per row: ``take`` repeats them, unless every
+    # request had one row.
+    index = None if bool((counts == 1).all()) else np.repeat(np.arange(len(entries)), counts)
+
+    def per_row(values: Any, kind: pa.DataType) -> pa.Array:
+        array = pa.array(values, type=kind)
+        return array if index is None else array.take(pa.array(index))
+
+    at = np.fromiter((e.at for e in entries), dtype=np.float64, count=len(entries))
+    starts = np.cumsum(counts) - counts
+    rows = np.arange(int(counts.sum())) - np.repeat(starts, counts)
+    columns: dict[str, pa.Array] = {
+        "request_id": per_row([e.request_id for e in entries], pa.string()),
+        "time": per_row((at * 1e9).astype(np.int64), pa.timestamp("ns", tz="UTC")),
+        "model": per_row([e.model for e in entries], pa.string()),
+        "version": per_row([e.version for e in entries], pa.int64()),
+        "protocol": per_row([e.protocol for e in entries], pa.string()),
+        "row": pa.array(rows.astype(np.int32)),
+        "latency_ms": per_row([e.latency_ms for e in entries], pa.float64()),
+        "fallback": per_row([e.fallback for e in entries], pa.bool_()),
+        "error": per_row([e.error for e in entries], pa.string()),
+        "prediction": _predictions(entries, counts),
     }
-    predictions = [
-        e.predictions if e.predictions is not None else np.full(n, None, dtype=object)
-        for e, n in zip(entries, counts, strict=True)
-    ]
-    columns["prediction"] = np.concatenate(predictions) if predictions else []
     if any(e.probabilities is not None for e in entries):
-        probabilities: list[list[float] | None] = []
-        for e, n in zip(entries, counts, strict=True):
-            if e.probabilities is None:
-                probabilities.extend([None] * n)
-            else:
-                probabilities.extend(e.probabilities.tolist())
-        columns["probabilities"] = probabilities
-    frame = pd.DataFrame(columns)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    features = pa.Table.from_pandas(inputs, preserve_index=False)
-    return table.append_column(
-        "inputs",
-        pa.StructArray.from_arrays(
-            [c.combine_chunks() for c in features.columns], names=features.column_names
-        ),
+        columns["probabilities"] = _probabilities(entries, counts)
+    columns["inputs"] = _inputs(entries)
+    return pa.table(columns)
+
+
+def _predictions(entries: list[_Entry], counts: np.ndarray[Any, Any]) -> pa.Array:
+    if all(e.predictions is not None for e in entries):
+        values = np.concatenate([np.asarray(e.predictions) for e in entries])
+        if values.dtype.kind in "biuf":
+            return pa.array(values)
+        return pa.array(values.tolist())
+    parts: list[Any] = []
+    for e, n in zip(entries, counts, strict=True):
+        parts.extend([None] * int(n) if e.predictions is None else e.predictions.tolist())
+    return pa.array(parts)
+
+
+def _probabilities(entries: list[_Entry], counts: np.ndarray[Any, Any]) -> pa.Array:
+    given = [e.probabilities for e in entries if e.probabilities is not None]
+    widths = {p.shape[1] for p in given}
+    if len(given) == len(entries) and len(widths) == 1:
+        matrix = np.concatenate(given).astype(np.float64)
+        width = widths.pop()
+        offsets = np.arange(0, matrix.size + 1, width, dtype=np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.reshape(-1)))
+    parts: list[list[float] | None] = []
+    for e, n in zip(entries, counts, strict=True):
+        parts.extend([None] * int(n) if e.probabilities is None else e.probabilities.tolist())
+    return pa.array(parts, type=pa.list_(pa.float64()))
+
+
+def _inputs(entries: list[_Entry]) -> pa.StructArray:
+    """Every entry's input rows as one struct column (a field per input column)."""
+    names = {e.columns for e in entries}
+    if len(names) == 1 and all(isinstance(e.inputs, np.ndarray) for e in entries):
+        (columns,) = names
+        assert columns is not None
+        matrix = np.concatenate([np.asarray(e.inputs) for e in entries])
+        return pa.StructArray.from_arrays(
+            [pa.array(matrix[:, j]) for j in range(len(columns))], names=list(columns)
+        )
+    frames = [
+        e.inputs
+        if isinstance(e.inputs, pd.DataFrame)
+        else pd.DataFrame(e.inputs, columns=list(e.columns or ()))
+        for e in entries
+    ]
+    features = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    return pa.StructArray.from_arrays(
+        [c.combine_chunks() for c in features.columns], names=features.column_names
     )
 
 

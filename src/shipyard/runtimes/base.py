@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -22,6 +22,13 @@ import pandas as pd
 from shipyard.errors import MissingDependencyError, UnsupportedModelError, UntrustedArtifactError
 
 JSONDict = dict[str, Any]
+
+#: What a kernel returns: labels (or regression values), and probabilities or ``None``.
+KernelOutput = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]
+#: A compiled form of a model (see :meth:`Runtime.compile`): it takes a finite,
+#: C-contiguous float64 matrix with the columns in signature order and returns what the
+#: runtime's ``predict`` and ``predict_proba`` would, or ``None`` to decline an input.
+Kernel = Callable[[np.ndarray[Any, Any]], KernelOutput | None]
 
 
 def module_root(obj: object) -> str:
@@ -147,6 +154,14 @@ class Runtime(ABC):
             f"this {self.flavor} model gives no probabilities; call predict() instead"
         )
 
+    def compile(self, columns: Sequence[str]) -> Kernel | None:
+        """A compiled form of :meth:`predict` and :meth:`predict_proba` for all-float
+        inputs with these columns, equal to them bit for bit, or ``None`` (the default).
+
+        Use it only after :func:`kernel_mismatch` found no difference on sample rows.
+        """
+        return None
+
     # -- online learning -------------------------------------------------------------
 
     @property
@@ -166,3 +181,35 @@ class Runtime(ABC):
     def library_versions(cls) -> dict[str, str]:
         """Versions of the libraries this flavor depends on."""
         return package_versions(*cls.packages)
+
+
+def float_frame(matrix: np.ndarray[Any, Any], columns: Sequence[str]) -> pd.DataFrame:
+    """A float64 matrix as the DataFrame signature validation would have built."""
+    return pd.DataFrame(
+        {name: matrix[:, j] for j, name in enumerate(columns)},
+        index=pd.RangeIndex(len(matrix)),
+    )
+
+
+def kernel_mismatch(
+    runtime: Runtime, kernel: Kernel, matrix: np.ndarray[Any, Any], columns: Sequence[str]
+) -> str | None:
+    """Where ``kernel`` differs from ``runtime`` on the rows of ``matrix`` (finite float64,
+    columns in signature order), or ``None`` when every output is equal bit for bit:
+    labels, values and probabilities, for all rows at once and for single rows."""
+    batches = [matrix] + [matrix[i : i + 1] for i in range(min(len(matrix), 16))]
+    for batch in batches:
+        batch = np.ascontiguousarray(batch, dtype=np.float64)
+        got = kernel(batch)
+        if got is None:
+            continue
+        predictions, probabilities = got
+        frame = float_frame(batch, columns)
+        expected = np.asarray(runtime.predict(frame))
+        if expected.shape != predictions.shape or not np.array_equal(expected, predictions):
+            return f"predictions differ on {len(batch)} row(s)"
+        if runtime.has_proba:
+            proba = np.asarray(runtime.predict_proba(frame))
+            if probabilities is None or not np.array_equal(proba, probabilities):
+                return f"probabilities differ on {len(batch)} row(s)"
+    return None

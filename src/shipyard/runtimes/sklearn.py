@@ -6,7 +6,7 @@ import io
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import UnsupportedModelError, UntrustedArtifactError
-from shipyard.runtimes.base import JSONDict, Runtime, check_pickle_trusted, mro_roots
+from shipyard.runtimes.base import JSONDict, Kernel, Runtime, check_pickle_trusted, mro_roots
 
 _FILE = "model.skops"
 #: Libraries whose types a user-supplied skops file may contain without a trust flag.
@@ -171,6 +171,11 @@ class SklearnRuntime(Runtime):
 
     def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
         return np.asarray(self.model.predict(self._inputs(data)))
+
+    def compile(self, columns: Sequence[str]) -> Kernel | None:
+        from shipyard.runtimes.sklearn_kernels import compile_sklearn
+
+        return compile_sklearn(self.model, columns)
 
     @property
     def has_proba(self) -> bool:

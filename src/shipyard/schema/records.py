@@ -95,3 +95,57 @@ def validate_records(specs: Sequence[ColumnSpec], rows: Any) -> pd.DataFrame | N
             return None
         columns[spec.name] = column
     return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+
+
+# -- the float matrix lane -------------------------------------------------------------
+
+#: Batches up to this many rows may take the float matrix lane.
+MATRIX_MAX_ROWS = 4096
+_NUMBERS = frozenset({float, int})
+
+
+def float_columns(specs: Sequence[ColumnSpec]) -> list[str] | None:
+    """The column names, if every input column is float64 (the matrix lane applies)."""
+    if specs and all(s.kind == "float" and s.dtype == "float64" for s in specs):
+        return [s.name for s in specs]
+    return None
+
+
+def _finite_matrix(table: list[Any], width: int) -> np.ndarray[Any, Any] | None:
+    try:
+        matrix = np.array(table, dtype=np.float64)
+    except (OverflowError, ValueError):
+        return None
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(-1, width)
+    return matrix if np.isfinite(matrix).all() else None
+
+
+def float_matrix(columns: Sequence[str], rows: Any) -> np.ndarray[Any, Any] | None:
+    """Records (mappings with exactly ``columns`` as keys, every value an int or a finite
+    float) as a C-contiguous float64 matrix in ``columns`` order, or ``None`` when the
+    rows are anything else (the general path then validates them, or names the error)."""
+    if type(rows) is not list or not 0 < len(rows) <= MATRIX_MAX_ROWS:
+        return None
+    width = len(columns)
+    table = []
+    for row in rows:
+        if type(row) is not dict or len(row) != width:
+            return None
+        try:
+            table.append([row[name] for name in columns])
+        except KeyError:
+            return None
+    if not {type(v) for values in table for v in values} <= _NUMBERS:
+        return None
+    return _finite_matrix(table, width)
+
+
+def float_tensor(values: list[Any], width: int) -> np.ndarray[Any, Any] | None:
+    """A flat row-major list of ints and finite floats as a ``(rows, width)`` float64
+    matrix, or ``None`` (see :func:`float_matrix`)."""
+    if not 0 < len(values) <= MATRIX_MAX_ROWS * width or len(values) % width:
+        return None
+    if not {type(v) for v in values} <= _NUMBERS:
+        return None
+    return _finite_matrix(values, width)

@@ -6,7 +6,9 @@ hands each caller exactly its own rows back. Nothing waits when a request arrive
 alone; while the model is busy, arriving requests pile up and form the next batch. With
 ``max_wait_ms > 0`` a batch that has company but is not full waits that long for more.
 
-The runtime knows nothing of this: the batcher only calls ``predict(frame)``.
+The runtime knows nothing of this: the batcher only calls ``predict(rows)``. Batches the
+served model can predict in microseconds (``inline``) run on the event loop itself;
+others run in the batcher's thread.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from shipyard.serving.served import Prediction
+from shipyard.serving.served import Inputs, Prediction
 
-Predict = Callable[[pd.DataFrame], Prediction]
+Predict = Callable[[Inputs], Prediction]
 OnBatch = Callable[[int], None]
+
+
+def _concat_frames(parts: list[Inputs]) -> Inputs:
+    return pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
 
 
 @dataclass
 class _Pending:
-    frame: pd.DataFrame
+    frame: Inputs
     future: asyncio.Future[Prediction]
     queued_at: float = field(default_factory=time.perf_counter)
 
@@ -65,6 +71,8 @@ class AdaptiveBatcher:
         max_batch_size: int = 64,
         max_wait_ms: float = 0.0,
         on_batch: OnBatch | None = None,
+        concat: Callable[[list[Inputs]], Inputs] = _concat_frames,
+        inline: Callable[[Inputs], bool] | None = None,
     ):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -77,12 +85,14 @@ class AdaptiveBatcher:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.inflight = 0
         self.on_batch = on_batch
+        self.concat = concat
+        self.inline = inline
 
     @property
     def queue_depth(self) -> int:
         return 0 if self._queue is None else self._queue.qsize()
 
-    async def predict(self, frame: pd.DataFrame) -> Prediction:
+    async def predict(self, frame: Inputs) -> Prediction:
         """Predict ``frame``'s rows, batched with whatever else is waiting."""
         if self._queue is None:
             self._queue = asyncio.Queue()
@@ -124,13 +134,9 @@ class AdaptiveBatcher:
             if not live:
                 continue
             sizes = [len(p.frame) for p in live]
-            frame = (
-                live[0].frame
-                if len(live) == 1
-                else pd.concat([p.frame for p in live], ignore_index=True)
-            )
+            frame = live[0].frame if len(live) == 1 else self.concat([p.frame for p in live])
             try:
-                result = await loop.run_in_executor(self._executor, self.predict_fn, frame)
+                result = await self._call(loop, frame)
                 parts = _split(result, sizes)
             except Exception as exc:
                 if len(live) == 1:
@@ -153,12 +159,15 @@ class AdaptiveBatcher:
         parts: list[Prediction] = []
         for pending in live:
             try:
-                parts.append(
-                    await loop.run_in_executor(self._executor, self.predict_fn, pending.frame)
-                )
+                parts.append(await self._call(loop, pending.frame))
             except Exception as exc:  # handed to that caller
                 parts.append(exc)  # type: ignore[arg-type]
         return parts
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, frame: Inputs) -> Prediction:
+        if self.inline is not None and self.inline(frame):
+            return self.predict_fn(frame)
+        return await loop.run_in_executor(self._executor, self.predict_fn, frame)
 
     def _record(self, sizes: list[int]) -> None:
         self.stats.calls += 1

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import (
     CircuitOpenError,
@@ -25,11 +24,11 @@ from shipyard.errors import (
     ModelTimeoutError,
     ShipyardError,
 )
-from shipyard.serving.served import Prediction
+from shipyard.serving.served import Inputs, Prediction
 
 log = logging.getLogger("shipyard.serving")
 
-PredictAsync = Callable[[pd.DataFrame], Awaitable[Prediction]]
+PredictAsync = Callable[[Inputs], Awaitable[Prediction]]
 
 
 class CircuitBreaker:
@@ -75,7 +74,7 @@ class FixedAnswer:
 
     value: Any
 
-    async def __call__(self, frame: pd.DataFrame) -> Prediction:
+    async def __call__(self, frame: Inputs) -> Prediction:
         predictions = np.array([self.value] * len(frame))
         return Prediction(predictions, None, None, None)
 
@@ -98,7 +97,7 @@ class Guard:
         self.fallback = fallback
         self.on_fallback = on_fallback
 
-    async def predict(self, frame: pd.DataFrame) -> tuple[Prediction, bool]:
+    async def predict(self, frame: Inputs) -> tuple[Prediction, bool]:
         """The prediction, and whether the fallback gave it."""
         if not self.breaker.allow():
             return await self._fall_back(
@@ -109,7 +108,8 @@ class Guard:
                 ),
             )
         try:
-            result = await asyncio.wait_for(self.primary(frame), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                result = await self.primary(frame)
         except TimeoutError:
             self.breaker.failure()
             problem: ShipyardError = ModelTimeoutError(
@@ -129,9 +129,7 @@ class Guard:
         self.breaker.success()
         return result, False
 
-    async def _fall_back(
-        self, frame: pd.DataFrame, problem: ShipyardError
-    ) -> tuple[Prediction, bool]:
+    async def _fall_back(self, frame: Inputs, problem: ShipyardError) -> tuple[Prediction, bool]:
         if self.fallback is None:
             raise problem
         if self.on_fallback is not None:

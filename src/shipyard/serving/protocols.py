@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import InvalidInputError
 from shipyard.schema import Signature
-from shipyard.serving.served import Prediction
+from shipyard.schema.records import float_matrix, float_tensor
+from shipyard.serving.served import Inputs, Prediction
 
 V2_DATATYPES = frozenset(
     {"BOOL", "BYTES", "FP16", "FP32", "FP64"}
@@ -44,11 +45,22 @@ def request_id(body: dict[str, Any], header: str | None = None) -> str:
     return given
 
 
+def _validated(records: list[Any], signature: Signature, columns: Sequence[str] | None) -> Inputs:
+    """Records as a float matrix when ``columns`` allows it and they are clean, else as the
+    signature's DataFrame (or its error naming the column and row)."""
+    if columns is not None:
+        matrix = float_matrix(columns, records)
+        if matrix is not None:
+            return matrix
+    return signature.validate(records)
+
+
 # -- plain JSON -------------------------------------------------------------------------
 
 
-def decode_v1(body: Any, signature: Signature) -> pd.DataFrame:
-    """Validated rows from a plain-JSON predict request."""
+def decode_v1(body: Any, signature: Signature, columns: Sequence[str] | None = None) -> Inputs:
+    """Validated rows from a plain-JSON predict request. With ``columns`` (the model's
+    all-float64 inputs), clean rows come back as a float matrix."""
     body = _expect_object(body, "the request body")
     unknown = sorted(set(body) - {"instances", "dataframe_split", "id"})
     if unknown:
@@ -62,25 +74,25 @@ def decode_v1(body: Any, signature: Signature) -> pd.DataFrame:
         rows = body["instances"]
         if not isinstance(rows, list) or not rows:
             raise InvalidInputError("instances must be a non-empty list of row objects")
-        return signature.validate(rows)
+        return _validated(rows, signature, columns)
     if "dataframe_split" in body:
         split = _expect_object(body["dataframe_split"], "dataframe_split")
-        columns, data = split.get("columns"), split.get("data")
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        names, data = split.get("columns"), split.get("data")
+        if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise InvalidInputError("dataframe_split.columns must be a list of column names")
         if not isinstance(data, list) or not data:
             raise InvalidInputError("dataframe_split.data must be a non-empty list of rows")
         records = []
         for index, row in enumerate(data):
-            if not isinstance(row, list) or len(row) != len(columns):
+            if not isinstance(row, list) or len(row) != len(names):
                 raise InvalidInputError(
-                    f"dataframe_split.data[{index}] must be a list of {len(columns)} values, "
+                    f"dataframe_split.data[{index}] must be a list of {len(names)} values, "
                     "one per column"
                 )
-            records.append(dict(zip(columns, row, strict=True)))
-        if len(set(columns)) != len(columns):
+            records.append(dict(zip(names, row, strict=True)))
+        if len(set(names)) != len(names):
             raise InvalidInputError("dataframe_split.columns names a column twice")
-        return signature.validate(records)
+        return _validated(records, signature, columns)
     raise InvalidInputError(
         "the body needs 'instances' (a list of row objects) or 'dataframe_split' "
         "({'columns': [...], 'data': [[...]]})"
@@ -139,9 +151,21 @@ def _typed_one(value: Any, family: str) -> bool:
     return type(value) in (int, float)
 
 
+#: Python types each datatype family accepts (``None``: a missing value, which the
+#: signature then allows or refuses).
+_ACCEPTS = {
+    "BOOL": frozenset({bool, type(None)}),
+    "BYTES": frozenset({str, type(None)}),
+    "INT": frozenset({int, type(None)}),
+    "FP": frozenset({int, float, type(None)}),
+}
+
+
 def _typed(values: list[Any], datatype: str, where: str) -> list[Any]:
     """Check the values are what the datatype says; the signature checks them after."""
     family = _family(datatype)
+    if {type(v) for v in values} <= _ACCEPTS[family]:
+        return values
     for value in values:
         if not _typed_one(value, family):
             raise InvalidInputError(
@@ -175,8 +199,9 @@ def _tensor(raw: Any, index: int) -> tuple[str, list[int], list[Any]]:
     return name, shape, _typed(values, datatype, where)
 
 
-def decode_v2(body: Any, signature: Signature) -> pd.DataFrame:
-    """Validated rows from a V2 inference request."""
+def decode_v2(body: Any, signature: Signature, columns: Sequence[str] | None = None) -> Inputs:
+    """Validated rows from a V2 inference request (a float matrix when ``columns``, the
+    model's all-float64 inputs, allows it; see :func:`decode_v1`)."""
     body = _expect_object(body, "the request body")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -197,19 +222,23 @@ def decode_v2(body: Any, signature: Signature) -> pd.DataFrame:
                 f"{', '.join(names)}; got {shape}"
             )
         width = len(names)
+        if columns is not None:
+            matrix = float_tensor(values, width)
+            if matrix is not None:
+                return matrix
         records = [
             dict(zip(names, values[start : start + width], strict=True))
             for start in range(0, len(values), width)
         ]
         return signature.validate(records)
-    columns: dict[str, list[Any]] = {}
+    by_name: dict[str, list[Any]] = {}
     rows: int | None = None
     for name, shape, values in tensors:
         if name not in names:
             raise InvalidInputError(
                 f"input {name!r} is not a column of this model; its columns are: {', '.join(names)}"
             )
-        if name in columns:
+        if name in by_name:
             raise InvalidInputError(f"input {name!r} is given twice")
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise InvalidInputError(
@@ -220,10 +249,10 @@ def decode_v2(body: Any, signature: Signature) -> pd.DataFrame:
                 f"input {name!r} has {shape[0]} rows but the others have {rows}"
             )
         rows = shape[0]
-        columns[name] = values
+        by_name[name] = values
     assert rows is not None
-    records = [{name: columns[name][i] for name in columns} for i in range(rows)]
-    return signature.validate(records)
+    records = [{name: by_name[name][i] for name in by_name} for i in range(rows)]
+    return _validated(records, signature, columns)
 
 
 def _datatype(array: np.ndarray[Any, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +12,22 @@ import numpy as np
 import pandas as pd
 
 from shipyard.registry import LoadedModel, Registry
+from shipyard.registry.registration import REFERENCE_FILE
 from shipyard.registry.uri import ModelURI
+from shipyard.runtimes.base import Kernel, float_frame, kernel_mismatch
+from shipyard.schema.records import float_columns
+
+log = logging.getLogger("shipyard.serving")
+
+#: Validated rows: a DataFrame in signature order, or (for a model with a verified
+#: kernel and all-float64 inputs) a C-contiguous float64 matrix.
+Inputs = pd.DataFrame | np.ndarray[Any, Any]
+
+#: Batches up to this many rows run a kernel on the event loop itself: microseconds of
+#: numpy, less than handing them to a thread would cost.
+INLINE_MAX_ROWS = 1024
+#: Random rows, besides the stored reference sample, a kernel is checked on at load.
+_CHECK_ROWS = 256
 
 
 @dataclass
@@ -52,6 +69,10 @@ class ServedModel:
     labels: np.ndarray[Any, Any] | None = None
     """Class labels in ``predict_proba`` order, when predictions are read off the
     probabilities (one model call instead of two)."""
+    kernel: Kernel | None = None
+    """The runtime's compiled form, once checked equal to it on sample rows."""
+    columns: tuple[str, ...] | None = None
+    """Input columns, when requests may arrive as a float matrix (for the kernel)."""
 
     @property
     def name(self) -> str:
@@ -68,6 +89,9 @@ class ServedModel:
         started = time.perf_counter()
         served = cls(uri=parsed, loaded=registry.load(str(parsed)))
         served.labels = _labels_from_proba(served.loaded)
+        served.kernel = _checked_kernel(registry, served.loaded)
+        if served.kernel is not None:
+            served.columns = tuple(float_columns(served.loaded.signature.inputs) or ())
         served.warm_up()
         served.load_seconds = time.perf_counter() - started
         served.ready = True
@@ -94,8 +118,36 @@ class ServedModel:
         except Exception:  # warm-up is best effort; real requests report real errors
             return
 
-    def predict(self, frame: pd.DataFrame) -> Prediction:
+    def inline(self, inputs: Inputs) -> bool:
+        """Whether these rows are best predicted on the event loop (a small float matrix
+        for a kernel) rather than in the model's thread."""
+        return (
+            self.kernel is not None
+            and isinstance(inputs, np.ndarray)
+            and len(inputs) <= INLINE_MAX_ROWS
+        )
+
+    def concat(self, parts: list[Inputs]) -> Inputs:
+        """Several requests' rows as one batch."""
+        if all(isinstance(p, np.ndarray) for p in parts):
+            return np.concatenate(parts)
+        frames = [self._frame(p) for p in parts]
+        return pd.concat(frames, ignore_index=True)
+
+    def _frame(self, inputs: Inputs) -> pd.DataFrame:
+        if isinstance(inputs, pd.DataFrame):
+            return inputs
+        return float_frame(inputs, self.columns or self.loaded.signature.names)
+
+    def predict(self, inputs: Inputs) -> Prediction:
         """Predict validated rows (labels or values, plus probabilities for classifiers)."""
+        if isinstance(inputs, np.ndarray):
+            if self.kernel is not None:
+                got = self.kernel(inputs)
+                if got is not None:
+                    return Prediction(got[0], got[1], self.loaded.runtime.classes, self.version)
+            inputs = self._frame(inputs)
+        frame = inputs
         runtime = self.loaded.runtime
         if self.labels is not None:
             proba = np.asarray(runtime.predict_proba(frame))
@@ -117,3 +169,44 @@ def _labels_from_proba(loaded: LoadedModel) -> np.ndarray[Any, Any] | None:
         return None
     classes = getattr(final, "classes_", None)
     return None if classes is None else np.asarray(classes)
+
+
+def _check_rows(
+    registry: Registry, loaded: LoadedModel, columns: list[str]
+) -> np.ndarray[Any, Any]:
+    """Rows to compare a kernel with its runtime: the stored reference sample's finite
+    rows, and random rows spread over each column's training range."""
+    version = loaded.version
+    parts = []
+    if REFERENCE_FILE in version.artifacts:
+        raw = registry.read_artifact(version.name, version.version, REFERENCE_FILE)
+        sample = pd.read_parquet(io.BytesIO(raw), columns=columns).to_numpy(dtype=np.float64)
+        parts.append(sample[np.isfinite(sample).all(axis=1)])
+    rng = np.random.default_rng(0)
+    low = np.array([s.min if s.min is not None else -1.0 for s in loaded.signature.inputs])
+    high = np.array([s.max if s.max is not None else 1.0 for s in loaded.signature.inputs])
+    parts.append(rng.uniform(low, high, size=(_CHECK_ROWS, len(columns))))
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+def _checked_kernel(registry: Registry, loaded: LoadedModel) -> Kernel | None:
+    """The runtime's kernel, if it has one and it equals the runtime on check rows."""
+    columns = float_columns(loaded.signature.inputs)
+    if columns is None:
+        return None
+    runtime = loaded.runtime
+    kernel = runtime.compile(columns)
+    if kernel is None:
+        return None
+    try:
+        rows = _check_rows(registry, loaded, columns)
+        mismatch = kernel_mismatch(runtime, kernel, rows, columns)
+    except Exception as exc:  # the runtime itself refused a check row: keep to the runtime
+        mismatch = f"{type(exc).__name__}: {exc}"
+    if mismatch is not None:
+        log.warning(
+            "compiled model differs from the runtime; serving through the runtime",
+            extra={"model": loaded.name, "version": loaded.version.version, "why": mismatch},
+        )
+        return None
+    return kernel

@@ -1,7 +1,7 @@
 """The prediction log: one row per predicted row, in Parquet files partitioned by model
 and day (``ROOT/model=NAME/date=YYYY-MM-DD/part-….parquet``).
 
-Appending costs a list append under a lock: the data plane hands over the validated
+Appending costs a tuple and a list append under a lock: the data plane hands over the validated
 rows and the model's outputs as they are. A background thread turns what accumulated
 into Arrow tables and writes them every ``flush_interval`` seconds, each file written
 to a temporary name and renamed, so a reader never sees half a file. ``close()``
@@ -15,10 +15,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,8 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """One request's rows and outputs, as handed over (a tuple: cheap to make)."""
+
     at: float
     model: str
     version: int | None
@@ -40,6 +40,7 @@ class _Entry:
     latency_ms: float
     fallback: bool
     error: str | None
+    rows: int
 
 
 def _day(at: float) -> str:
@@ -82,7 +83,7 @@ class PredictionLogWriter:
     ) -> None:
         """Queue one request's rows and outputs (cheap; written later). ``inputs`` is a
         DataFrame, or a float matrix whose column names are ``columns``."""
-        if isinstance(inputs, np.ndarray) and columns is None:
+        if columns is None and isinstance(inputs, np.ndarray):
             raise ValueError("a matrix of inputs needs its column names")
         entry = _Entry(
             time.time(),
@@ -97,6 +98,7 @@ class PredictionLogWriter:
             latency_ms,
             fallback,
             error,
+            len(inputs),
         )
         with self._lock:
             self._buffer.append(entry)
@@ -114,9 +116,8 @@ class PredictionLogWriter:
             groups[(entry.model, int(entry.at // 86400), entry.version)].append(entry)
         written = 0
         for (model, _, _), group in groups.items():
-            day = _day(group[0].at)
             table = _table(group)
-            directory = self.root / f"model={model}" / f"date={day}"
+            directory = self.root / f"model={model}" / f"date={_day(group[0].at)}"
             directory.mkdir(parents=True, exist_ok=True)
             name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
             tmp = directory / f".{name}.tmp"
@@ -137,79 +138,75 @@ class PredictionLogWriter:
 def _table(entries: list[_Entry]) -> pa.Table:
     """One Arrow table for entries of one model version: a row per predicted row.
 
-    Built with Arrow and numpy directly (no pandas): the writer runs beside the server
-    and must cost it little."""
-    counts = np.fromiter((len(e.inputs) for e in entries), dtype=np.int64, count=len(entries))
+    Built field by field with Arrow and numpy (no pandas, no per-entry objects): the
+    writer runs beside the server and must cost it little."""
+    field: Any = _Entry._make(zip(*entries, strict=True))  # one tuple per field
+    counts = np.asarray(field.rows, dtype=np.int64)
     # Per-request values are written once per row: ``take`` repeats them, unless every
     # request had one row.
-    index = None if bool((counts == 1).all()) else np.repeat(np.arange(len(entries)), counts)
+    index = (
+        None if len(entries) == int(counts.sum()) else np.repeat(np.arange(len(entries)), counts)
+    )
 
     def per_row(values: Any, kind: pa.DataType) -> pa.Array:
         array = pa.array(values, type=kind)
         return array if index is None else array.take(pa.array(index))
 
-    at = np.fromiter((e.at for e in entries), dtype=np.float64, count=len(entries))
+    at = (np.asarray(field.at, dtype=np.float64) * 1e9).astype(np.int64)
     starts = np.cumsum(counts) - counts
-    rows = np.arange(int(counts.sum())) - np.repeat(starts, counts)
     columns: dict[str, pa.Array] = {
-        "request_id": per_row([e.request_id for e in entries], pa.string()),
-        "time": per_row((at * 1e9).astype(np.int64), pa.timestamp("ns", tz="UTC")),
-        "model": per_row([e.model for e in entries], pa.string()),
-        "version": per_row([e.version for e in entries], pa.int64()),
-        "protocol": per_row([e.protocol for e in entries], pa.string()),
-        "row": pa.array(rows.astype(np.int32)),
-        "latency_ms": per_row([e.latency_ms for e in entries], pa.float64()),
-        "fallback": per_row([e.fallback for e in entries], pa.bool_()),
-        "error": per_row([e.error for e in entries], pa.string()),
-        "prediction": _predictions(entries, counts),
+        "request_id": per_row(field.request_id, pa.string()),
+        "time": per_row(at, pa.timestamp("ns", tz="UTC")),
+        "model": per_row(field.model, pa.string()),
+        "version": per_row(field.version, pa.int64()),
+        "protocol": per_row(field.protocol, pa.string()),
+        "row": pa.array(
+            (np.arange(int(counts.sum())) - np.repeat(starts, counts)).astype(np.int32)
+        ),
+        "latency_ms": per_row(field.latency_ms, pa.float64()),
+        "fallback": per_row(field.fallback, pa.bool_()),
+        "error": per_row(field.error, pa.string()),
+        "prediction": _outputs(field.predictions, field.rows, None),
     }
-    if any(e.probabilities is not None for e in entries):
-        columns["probabilities"] = _probabilities(entries, counts)
-    columns["inputs"] = _inputs(entries)
+    if any(p is not None for p in field.probabilities):
+        columns["probabilities"] = _outputs(field.probabilities, field.rows, pa.float64())
+    columns["inputs"] = _inputs(field.inputs, field.columns)
     return pa.table(columns)
 
 
-def _predictions(entries: list[_Entry], counts: np.ndarray[Any, Any]) -> pa.Array:
-    if all(e.predictions is not None for e in entries):
-        values = np.concatenate([np.asarray(e.predictions) for e in entries])
-        if values.dtype.kind in "biuf":
-            return pa.array(values)
-        return pa.array(values.tolist())
+def _outputs(
+    values: tuple[Any, ...], rows: tuple[int, ...], listed: pa.DataType | None
+) -> pa.Array:
+    """Predictions (``listed=None``) or probabilities (lists of ``listed``) of every entry;
+    an entry without them (an error) gets nulls."""
+    if all(v is not None for v in values):
+        matrix = np.concatenate(values)
+        if listed is not None and matrix.ndim == 2:
+            offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
+            return pa.ListArray.from_arrays(
+                pa.array(offsets), pa.array(matrix.reshape(-1).astype(np.float64))
+            )
+        if listed is None and matrix.dtype.kind in "biuf":
+            return pa.array(matrix)
     parts: list[Any] = []
-    for e, n in zip(entries, counts, strict=True):
-        parts.extend([None] * int(n) if e.predictions is None else e.predictions.tolist())
-    return pa.array(parts)
+    for value, n in zip(values, rows, strict=True):
+        parts.extend([None] * n if value is None else value.tolist())
+    return pa.array(parts, type=None if listed is None else pa.list_(listed))
 
 
-def _probabilities(entries: list[_Entry], counts: np.ndarray[Any, Any]) -> pa.Array:
-    given = [e.probabilities for e in entries if e.probabilities is not None]
-    widths = {p.shape[1] for p in given}
-    if len(given) == len(entries) and len(widths) == 1:
-        matrix = np.concatenate(given).astype(np.float64)
-        width = widths.pop()
-        offsets = np.arange(0, matrix.size + 1, width, dtype=np.int32)
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.reshape(-1)))
-    parts: list[list[float] | None] = []
-    for e, n in zip(entries, counts, strict=True):
-        parts.extend([None] * int(n) if e.probabilities is None else e.probabilities.tolist())
-    return pa.array(parts, type=pa.list_(pa.float64()))
-
-
-def _inputs(entries: list[_Entry]) -> pa.StructArray:
+def _inputs(inputs: tuple[Any, ...], names: tuple[tuple[str, ...] | None, ...]) -> pa.StructArray:
     """Every entry's input rows as one struct column (a field per input column)."""
-    names = {e.columns for e in entries}
-    if len(names) == 1 and all(isinstance(e.inputs, np.ndarray) for e in entries):
-        (columns,) = names
+    distinct = set(names)
+    if len(distinct) == 1 and all(isinstance(x, np.ndarray) for x in inputs):
+        (columns,) = distinct
         assert columns is not None
-        matrix = np.concatenate([np.asarray(e.inputs) for e in entries])
+        matrix = np.concatenate(inputs)
         return pa.StructArray.from_arrays(
             [pa.array(matrix[:, j]) for j in range(len(columns))], names=list(columns)
         )
     frames = [
-        e.inputs
-        if isinstance(e.inputs, pd.DataFrame)
-        else pd.DataFrame(e.inputs, columns=list(e.columns or ()))
-        for e in entries
+        x if isinstance(x, pd.DataFrame) else pd.DataFrame(x, columns=list(c or ()))
+        for x, c in zip(inputs, names, strict=True)
     ]
     features = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
     return pa.StructArray.from_arrays(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,42 +19,27 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard.config import Settings
-from shipyard.errors import InvalidInputError, PayloadTooLargeError, ShipyardError
+from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.predictions import PredictionLogWriter
 from shipyard.registry import Registry
 from shipyard.serving import logs
 from shipyard.serving.dataplane import DataPlane, parse_fallback, parse_targets
+from shipyard.serving.lane import JSON_OPTIONS, InferenceLane, Receive, Scope, Send
 
 log = logging.getLogger("shipyard.serving")
-_JSON = orjson.OPT_SERIALIZE_NUMPY
 
 
-def _json(data: Any, status: int = 200, rid: str | None = None) -> Response:
+def _json(data: Any, status: int = 200) -> Response:
+    return _raw(orjson.dumps(data, option=JSON_OPTIONS), status)
+
+
+def _raw(body: bytes, status: int, rid: str | None = None) -> Response:
     headers = {"x-request-id": rid} if rid else None
-    return Response(
-        orjson.dumps(data, option=_JSON),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
-
-
-async def _body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    too_big = declared is not None and declared.isdigit() and int(declared) > limit
-    raw = b"" if too_big else await request.body()
-    if too_big or len(raw) > limit:
-        raise PayloadTooLargeError(
-            f"the body is larger than {limit} bytes; send fewer rows at once"
-        )
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"the body is not valid JSON: {exc}") from exc
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +86,19 @@ _V2_BODY = _json_body(
 )
 
 
-def create_app(settings: Settings | None = None, plane: DataPlane | None = None) -> FastAPI:
+class DataPlaneApp(FastAPI):
+    """The data plane's FastAPI application, with inference requests answered by an
+    :class:`~shipyard.serving.lane.InferenceLane` before any routing or middleware."""
+
+    lane: InferenceLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.lane is not None and await self.lane(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, plane: DataPlane | None = None) -> DataPlaneApp:
     """The data-plane application for ``settings.serve`` (or a ready-made ``plane``)."""
     settings = settings or Settings()
     logs.configure(settings.log_level)
@@ -155,7 +151,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             data_plane.prediction_log.close()
         log.info("drained", extra={"started": data_plane.started, "finished": data_plane.finished})
 
-    app = FastAPI(
+    app = DataPlaneApp(
         title="Shipyard data plane",
         version=data_plane.server_metadata()["version"],
         lifespan=lifespan,
@@ -220,51 +216,34 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         return _json({"name": name, "ready": served.ready}, 200 if served.ready else 503)
 
     # -- inference ----------------------------------------------------------------------
+    # Answered by the lane in front of the app; declared here for the schema, and for a
+    # parent application that uses this app's router directly.
 
     metrics = data_plane.metrics
+    lane = app.lane = InferenceLane(data_plane, limit)
 
-    async def answer(
-        name: str, protocol: str, request: Request, call: Any, id_field: str
-    ) -> Response:
-        """Run one inference call, counting it and timing it whatever its outcome."""
-        started = time.perf_counter()
-        data_plane.started += 1
-        rid = request.headers.get("x-request-id")
-        version = "unknown"
-        status = 500
-        try:
-            result = await call(await _body(request, limit), rid)
-            version, status = str(result.get("version", result.get("model_version"))), 200
-            return _json(result, rid=result[id_field])
-        except ShipyardError as exc:
-            status = exc.status_code
-            raise
-        finally:
-            data_plane.finished += 1
-            if name in data_plane.slots:  # unknown names would grow the label set unbounded
-                metrics.requests.labels(name, version, protocol, str(status)).inc()
-                metrics.latency.labels(name, protocol).observe(time.perf_counter() - started)
+    async def answer(protocol: str, name: str, version: str | None, request: Request) -> Response:
+        status, body, rid = await lane.answer(
+            protocol,
+            name,
+            version,
+            request.receive,
+            request.headers.get("content-length"),
+            request.headers.get("x-request-id"),
+        )
+        return _raw(body, status, rid)
 
     @app.post("/v2/models/{name}/infer", openapi_extra=_V2_BODY)
     async def infer(name: str, request: Request) -> Response:
-        async def call(body: Any, rid: str | None) -> dict[str, Any]:
-            return await data_plane.infer_v2(name, None, body, rid)
-
-        return await answer(name, "v2", request, call, "id")
+        return await answer("v2", name, None, request)
 
     @app.post("/v2/models/{name}/versions/{version}/infer", openapi_extra=_V2_BODY)
     async def infer_version(name: str, version: str, request: Request) -> Response:
-        async def call(body: Any, rid: str | None) -> dict[str, Any]:
-            return await data_plane.infer_v2(name, version, body, rid)
-
-        return await answer(name, "v2", request, call, "id")
+        return await answer("v2", name, version, request)
 
     @app.post("/v1/models/{name}/predict", openapi_extra=_V1_BODY)
     async def predict(name: str, request: Request) -> Response:
-        async def call(body: Any, rid: str | None) -> dict[str, Any]:
-            return await data_plane.predict_v1(name, body, rid)
-
-        return await answer(name, "v1", request, call, "request_id")
+        return await answer("v1", name, None, request)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

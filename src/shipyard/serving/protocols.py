@@ -12,7 +12,7 @@ Every problem is an :class:`~shipyard.errors.InvalidInputError` naming the field
 from __future__ import annotations
 
 import math
-import uuid
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +39,7 @@ def request_id(body: dict[str, Any], header: str | None = None) -> str:
     """The caller's request id (``X-Request-ID`` header, or V2's ``id``), or a new one."""
     given = header or body.get("id")
     if given is None:
-        return uuid.uuid4().hex
+        return f"{random.getrandbits(128):032x}"  # as unique as uuid4().hex, and cheaper
     if not isinstance(given, str) or not 0 < len(given) <= 128:
         raise InvalidInputError("id must be a string of 1 to 128 characters")
     return given

@@ -1,0 +1,177 @@
+"""Inference over HTTP, straight on ASGI.
+
+The inference routes are the hot path: a general web framework's routing, middleware
+and dependency machinery would cost more per request than a compiled model's answer.
+:class:`InferenceLane` answers ``POST /v1/models/{name}/predict``,
+``POST /v2/models/{name}/infer`` and ``POST /v2/models/{name}/versions/{version}/infer``
+with nothing between the server and the data plane; the data-plane application
+(:mod:`shipyard.serving.app`) hands it those requests first, and declares the same routes
+(for the OpenAPI schema, and for when its router is used without the application), which
+answer through the same :meth:`InferenceLane.answer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from shipyard.errors import InvalidInputError, PayloadTooLargeError, ShipyardError
+from shipyard.serving.dataplane import DataPlane
+
+log = logging.getLogger("shipyard.serving")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+def error_body(message: str) -> bytes:
+    """The error body of both protocols: ``{"error": "..."}``."""
+    return orjson.dumps({"error": message})
+
+
+def route(path: str) -> tuple[str, str, str | None] | None:
+    """``(protocol, model, version)`` for an inference path, else ``None``."""
+    parts = path.split("/")
+    if len(parts) == 5 and parts[0] == "" and parts[2] == "models" and parts[3]:
+        if parts[1] == "v1" and parts[4] == "predict":
+            return "v1", parts[3], None
+        if parts[1] == "v2" and parts[4] == "infer":
+            return "v2", parts[3], None
+    if (
+        len(parts) == 7
+        and parts[:3] == ["", "v2", "models"]
+        and parts[3]
+        and parts[4] == "versions"
+        and parts[5]
+        and parts[6] == "infer"
+    ):
+        return "v2", parts[3], parts[5]
+    return None
+
+
+class InferenceLane:
+    """Reads an inference request, runs it on the data plane, and writes the answer,
+    counting and timing it whatever its outcome."""
+
+    def __init__(self, plane: DataPlane, limit: int) -> None:
+        self.plane = plane
+        self.limit = limit
+        self._counters: dict[tuple[str, str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer ``scope`` if it is an inference request; ``False`` leaves it to the app."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        found = route(path)
+        if found is None:
+            return False
+        length = rid = None
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                length = value.decode("latin-1")
+            elif key == b"x-request-id":
+                rid = value.decode("latin-1")
+        protocol, name, version = found
+        status, payload, rid = await self.answer(protocol, name, version, receive, length, rid)
+        headers = [_JSON_TYPE, (b"content-length", str(len(payload)).encode())]
+        if rid:
+            headers.append((b"x-request-id", rid.encode("latin-1", "replace")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return True
+
+    async def answer(
+        self,
+        protocol: str,
+        name: str,
+        version: str | None,
+        receive: Receive,
+        length: str | None,
+        rid: str | None,
+    ) -> tuple[int, bytes, str | None]:
+        """``(status, JSON body, request id)`` for one inference request."""
+        plane = self.plane
+        started = time.perf_counter()
+        plane.started += 1
+        served_version = "unknown"
+        status = 500
+        try:
+            body = await self._body(receive, length)
+            if protocol == "v1":
+                result = await plane.predict_v1(name, body, rid)
+                rid, served_version = result["request_id"], str(result["version"])
+            else:
+                result = await plane.infer_v2(name, version, body, rid)
+                rid, served_version = result["id"], result["model_version"]
+            status = 200
+            return status, orjson.dumps(result, option=JSON_OPTIONS), rid
+        except ShipyardError as exc:
+            status = exc.status_code
+            return status, error_body(exc.message), rid
+        except Exception as exc:
+            log.exception("unexpected error", extra={"model": name, "request_id": rid})
+            return (
+                500,
+                error_body(f"internal error ({type(exc).__name__}); see the server log"),
+                rid,
+            )
+        finally:
+            plane.finished += 1
+            if name in plane.slots:  # unknown names would grow the label set unbounded
+                self._count(name, served_version, protocol, status)
+                self._time(name, protocol, time.perf_counter() - started)
+
+    async def _body(self, receive: Receive, length: str | None) -> Any:
+        limit = self.limit
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise PayloadTooLargeError(
+                f"the body is larger than {limit} bytes; send fewer rows at once"
+            )
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise InvalidInputError("the client went away before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"the body is larger than {limit} bytes; send fewer rows at once"
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            return orjson.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInputError(f"the body is not valid JSON: {exc}") from exc
+
+    def _count(self, name: str, version: str, protocol: str, status: int) -> None:
+        key = (name, version, protocol, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self.plane.metrics.requests.labels(name, version, protocol, str(status))
+            self._counters[key] = counter
+        counter.inc()
+
+    def _time(self, name: str, protocol: str, seconds: float) -> None:
+        key = (name, protocol)
+        timer = self._timers.get(key)
+        if timer is None:
+            timer = self._timers[key] = self.plane.metrics.latency.labels(name, protocol)
+        timer.observe(seconds)

@@ -9,15 +9,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ModelServing(BaseModel):
+    """Serving options of one model, overriding the server-wide ones (unset: inherited)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_batch_size: int | None = Field(default=None, ge=1)
+    """Most rows merged into one call of this model."""
+
+    max_wait_ms: float | None = Field(default=None, ge=0, le=1_000)
+    """How long a batch of this model with company waits to fill, in ms."""
+
+    request_timeout_ms: float | None = Field(default=None, gt=0)
+    """How long one request to this model may take before its fallback answers."""
+
+    fallback: str | None = None
+    """This model's fallback: a model URI or a JSON value (see ``Settings.fallback``)."""
 
 
 class Settings(BaseSettings):
     """Shipyard's configuration, read from ``SHIPYARD_*`` environment variables."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SHIPYARD_", extra="ignore", use_attribute_docstrings=True
+        env_prefix="SHIPYARD_", extra="ignore", use_attribute_docstrings=True, populate_by_name=True
     )
 
     home: Path = Path(".shipyard")
@@ -88,12 +106,23 @@ class Settings(BaseSettings):
     JSON value returned for every row (``0``, ``"unknown"``). Responses say
     ``"fallback": true``. Default: none (the error is returned)."""
 
+    model_options: dict[str, ModelServing] = Field(default_factory=dict)
+    """Per-model overrides of the four options above, by model name, e.g.
+    ``SHIPYARD_MODEL_OPTIONS='{"fraud": {"max_batch_size": 16, "fallback": "models:/fraud/3"}}'``
+    (``shipyard serve --model-option fraud.max_batch_size=16`` sets it)."""
+
     breaker_failures: int = Field(default=5, ge=1)
     """Consecutive model failures that open the circuit breaker (the model is then not
     called until ``breaker_reset_s`` has passed)."""
 
     breaker_reset_s: float = Field(default=30.0, gt=0)
     """Seconds an open circuit breaker waits before one request probes the model again."""
+
+    metrics_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+    """Directory where the worker processes of one server share their Prometheus metrics,
+    so ``/metrics`` on any worker reports them all. Read from prometheus_client's own
+    ``PROMETHEUS_MULTIPROC_DIR`` (it must be set before the workers start);
+    ``shipyard serve --workers N`` with N > 1 sets it to a fresh directory of its own."""
 
     prediction_log: bool = True
     """Write every prediction to the prediction log (Parquet under ``prediction_log_dir``)."""

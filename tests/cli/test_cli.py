@@ -363,3 +363,40 @@ def test_cli_errors_speak_cli(run, register, monkeypatch) -> None:  # type: igno
     from shipyard.config import Settings
 
     assert Settings().actor is None
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("m.max_batch_size", "expected NAME.KEY=VALUE"),
+        ("max_batch_size=3", "expected NAME.KEY=VALUE"),
+        ("m.batch=3", "unknown option 'batch'; use max_batch_size, max_wait_ms"),
+        ("other.max_batch_size=3", "model 'other' is not served; served: m"),
+        ("m.max_batch_size=zero", "m.max_batch_size=zero: Input should be a valid integer"),
+        ("m.max_wait_ms=5000", "m.max_wait_ms=5000: Input should be less than or equal to 1000"),
+        ("m.fallback=models:/m/9", "version 9"),
+        ("m.fallback=not json", "neither a model URI nor a JSON value"),
+    ],
+)
+def test_serve_checks_model_options_before_starting(run, register, option, message) -> None:  # type: ignore[no-untyped-def]
+    assert register().code == 0
+    result = run("serve", "models:/m/1", "--model-option", option)
+    assert result.code != 0
+    assert message in result.err
+    assert len(result.err.strip().splitlines()) == 1  # one line, no traceback
+
+
+def test_model_options_reach_the_workers_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipyard.cli.serve import parse_model_options
+    from shipyard.config import Settings
+
+    chosen = parse_model_options(
+        ["fraud.max_batch_size=16", "fraud.fallback=0", "churn.max_wait_ms=2.5"], ["fraud", "churn"]
+    )
+    payload = {name: o.model_dump(exclude_none=True) for name, o in chosen.items()}
+    monkeypatch.setenv("SHIPYARD_MODEL_OPTIONS", json.dumps(payload))
+    settings = Settings()
+    assert settings.model_options["fraud"].max_batch_size == 16
+    assert settings.model_options["fraud"].fallback == "0"
+    assert settings.model_options["churn"].max_wait_ms == 2.5
+    assert settings.model_options["churn"].max_batch_size is None

@@ -107,3 +107,34 @@ def test_many_clients_get_their_own_rows_from_a_real_server(tmp_path: object) ->
     assert stats.rows == clients * each * 2
     assert stats.calls < clients * each  # requests were merged into fewer model calls
     registry.db.dispose()
+
+
+def test_batch_size_and_wait_can_differ_per_model(tmp_path: object) -> None:
+    from shipyard.config import ModelServing
+
+    settings = Settings(home=tmp_path, actor="t", reference_sample_rows=0)  # type: ignore[arg-type]
+    registry = Registry.from_settings(settings)
+    for name in ("small", "large"):
+        registry.register_model(Doubler(), name, training_data=pd.DataFrame({"x": [1.0]}))
+    plane = DataPlane(
+        registry,
+        [ModelURI.parse("models:/small/1"), ModelURI.parse("models:/large/1")],
+        max_batch_size=32,
+        max_wait_ms=1.0,
+        options={"small": ModelServing(max_batch_size=2, max_wait_ms=0)},
+    )
+    plane.start()
+    assert plane.batchers["small"].max_batch_size == 2 and plane.batchers["small"].max_wait == 0
+    assert plane.batchers["large"].max_batch_size == 32
+    assert plane.batchers["large"].max_wait == 0.001
+
+    async def burst() -> None:
+        frames = [pd.DataFrame({"x": [float(i)]}) for i in range(20)]
+        answers = await asyncio.gather(*(plane.batchers["small"].predict(f) for f in frames))
+        assert [a.predictions.tolist() for a in answers] == [[2.0 * i] for i in range(20)]
+        await plane.stop()
+
+    asyncio.run(burst())
+    stats = plane.batchers["small"].stats
+    assert stats.rows == 20 and stats.calls >= 10  # never more than 2 rows per call
+    registry.db.dispose()

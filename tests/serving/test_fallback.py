@@ -133,3 +133,33 @@ def test_bad_fallback_text_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="neither a model URI nor a JSON value"):
         parse_fallback("not json")
     assert parse_fallback('"unknown"').value == "unknown"  # type: ignore[union-attr]
+
+
+def test_each_model_has_its_own_fallback_and_timeout(registry: Registry) -> None:
+    from shipyard.config import ModelServing
+
+    registry.register_model(Doubler(), "other", training_data=pd.DataFrame({"x": [1.0]}))
+    plane = DataPlane(
+        registry,
+        [ModelURI.parse("models:/m/2"), ModelURI.parse("models:/other/1")],
+        options={"m": ModelServing(fallback="models:/m/1", request_timeout_ms=250)},
+    )
+    server = ServerThread(create_app(Settings(home=registry.settings.home), plane))
+    with server, armed(Broken):
+        url = f"http://127.0.0.1:{server.port}"
+        broken = httpx.post(f"{url}/v1/models/m/predict", json=ROW, timeout=10).json()
+        assert broken["predictions"] == [6.0] and broken["fallback"] is True
+        assert broken["version"] == 1  # the backup version answered
+        fine = httpx.post(f"{url}/v1/models/other/predict", json=ROW, timeout=10).json()
+        assert fine["predictions"] == [6.0] and "fallback" not in fine
+    assert plane.slots["m"].guard.timeout == 0.25
+    assert plane.slots["other"].guard.timeout == 30.0  # the server-wide default
+    assert plane.slots["other"].guard.fallback is None
+
+
+def test_options_for_a_model_not_served_are_refused(registry: Registry) -> None:
+    from shipyard.config import ModelServing
+    from shipyard.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="'typo'.*served models: m"):
+        DataPlane(registry, [ModelURI.parse("models:/m/1")], options={"typo": ModelServing()})

@@ -111,3 +111,54 @@ def test_sigterm_drains_without_failing_an_accepted_request(tmp_path: Path) -> N
     assert started == finished == len(answers)  # nothing accepted was lost
     assert set(answers) == {200}
     assert never_started  # the load went on past the shutdown, and was refused
+
+
+def test_metrics_of_every_worker_are_reported_by_any_worker(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    registry = Registry.from_settings(Settings(home=home, reference_sample_rows=0))
+    registry.register_model(Doubler(), "double", training_data=pd.DataFrame({"x": [1.0]}))
+    registry.db.dispose()
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env |= {
+        "SHIPYARD_HOME": str(home),
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+    }
+    command = [sys.executable, "-m", "shipyard", "serve", "models:/double/1"]
+    command += ["--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    close = {"Connection": "close"}  # a connection per request: both workers take some
+    try:
+        wait_until_ready(url, server)
+        deadline = time.monotonic() + 60
+        while len({p.name.rsplit("_", 1)[-1] for p in shared.glob("gauge_max_*.db")}) < 2:
+            assert time.monotonic() < deadline, "the second worker never loaded"
+            time.sleep(0.1)
+        for i in range(40):
+            body = {"instances": [{"x": float(i)}]}
+            answer = httpx.post(f"{url}/v1/models/double/predict", json=body, headers=close)
+            assert answer.status_code == 200
+        line = 'shipyard_requests_total{model="double",protocol="v1",status="200",version="1"}'
+        for _ in range(6):
+            metrics = httpx.get(f"{url}/metrics", headers=close).text
+            assert f"{line} 40.0" in metrics
+            assert 'shipyard_batch_rows_count{model="double"} 40.0' in metrics
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 0
+    drained = [
+        json.loads(line)
+        for line in stderr.splitlines()
+        if line.startswith("{") and json.loads(line).get("message") == "drained"
+    ]
+    answered = sorted(entry["finished"] for entry in drained)
+    assert len(answered) == 2 and sum(answered) == 40
+    assert answered[0] > 0, answered  # both workers answered some: the scrapes summed them
+    assert not list(shared.glob("gauge_livesum_*.db"))  # live gauges withdrawn at exit

@@ -54,6 +54,12 @@ def serve_command(
         help="Answer when the model fails or times out: models:/NAME/VERSION or a JSON "
         "value such as 0.",
     ),
+    model_option: list[str] = typer.Option(
+        None,
+        "--model-option",
+        help="Override an option for one model: NAME.KEY=VALUE, KEY one of max_batch_size, "
+        "max_wait_ms, request_timeout_ms, fallback (repeatable).",
+    ),
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     from shipyard.cli.serve import serve
@@ -67,6 +73,7 @@ def serve_command(
         max_wait_ms=max_wait_ms,
         timeout_ms=timeout_ms,
         fallback=fallback,
+        model_options=model_option or [],
     )
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+
+from pydantic import ValidationError
 
 from shipyard.cli._common import console, registry
-from shipyard.config import Settings
+from shipyard.config import ModelServing, Settings
+from shipyard.errors import InvalidInputError
 from shipyard.registry.uri import ModelURI
 from shipyard.serving.dataplane import parse_fallback, parse_targets
 
@@ -20,6 +26,7 @@ def serve(
     max_wait_ms: float | None = None,
     timeout_ms: float | None = None,
     fallback: str | None = None,
+    model_options: list[str] | None = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     import uvicorn
@@ -42,18 +49,69 @@ def serve(
         if isinstance(parsed, ModelURI):
             registry().resolve(parsed)
         os.environ["SHIPYARD_FALLBACK"] = fallback
+    if model_options:
+        chosen = parse_model_options(model_options, [uri.name for uri in uris])
+        for options in chosen.values():
+            if options.fallback is not None:
+                parsed = parse_fallback(options.fallback)
+                if isinstance(parsed, ModelURI):
+                    registry().resolve(parsed)
+        os.environ["SHIPYARD_MODEL_OPTIONS"] = json.dumps(
+            {name: options.model_dump(exclude_none=True) for name, options in chosen.items()}
+        )
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
     console.print(f"listening on http://{bind_host}:{bind_port} with {workers} worker(s)")
-    uvicorn.run(
-        "shipyard.serving.app:create_app",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-    )
+    shared = None
+    if workers > 1 and settings.metrics_dir is None:  # workers share /metrics through files
+        shared = tempfile.mkdtemp(prefix="shipyard-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+    try:
+        uvicorn.run(
+            "shipyard.serving.app:create_app",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            proxy_headers=False,  # the data plane reads no client address: skip the rewrite
+            log_level="warning",
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
+
+
+def parse_model_options(items: list[str], served: list[str]) -> dict[str, ModelServing]:
+    """``["fraud.max_batch_size=16", ...]`` -> options by model, each checked."""
+    keys = ", ".join(ModelServing.model_fields)
+    raw: dict[str, dict[str, str]] = {}
+    for item in items:
+        assignment, equals, value = item.partition("=")
+        name, dot, key = assignment.rpartition(".")
+        if not equals or not dot or not name or not key:
+            raise InvalidInputError(
+                f"--model-option {item!r}: expected NAME.KEY=VALUE, e.g. fraud.max_batch_size=16"
+            )
+        if key not in ModelServing.model_fields:
+            raise InvalidInputError(f"--model-option {item!r}: unknown option {key!r}; use {keys}")
+        if name not in served:
+            raise InvalidInputError(
+                f"--model-option {item!r}: model {name!r} is not served; served: "
+                f"{', '.join(served)}"
+            )
+        raw.setdefault(name, {})[key] = value
+    chosen = {}
+    for name, values in raw.items():
+        try:
+            chosen[name] = ModelServing.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"])
+            raise InvalidInputError(
+                f"--model-option {name}.{field}={values.get(field, '')}: {error['msg']}"
+            ) from None
+    return chosen

@@ -25,6 +25,7 @@ from shipyard.registry import Registry
 from shipyard.serving import logs
 from shipyard.serving.dataplane import DataPlane, parse_fallback, parse_targets
 from shipyard.serving.lane import JSON_OPTIONS, InferenceLane, Receive, Scope, Send
+from shipyard.serving.metrics import Metrics
 
 log = logging.getLogger("shipyard.serving")
 
@@ -116,6 +117,8 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             fallback=parse_fallback(settings.fallback),
             breaker_failures=settings.breaker_failures,
             breaker_reset_s=settings.breaker_reset_s,
+            options=settings.model_options,
+            metrics=Metrics(settings.metrics_dir),
             prediction_log=(
                 PredictionLogWriter(
                     settings.predictions, flush_interval=settings.prediction_log_flush_s
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         await data_plane.stop()
         if data_plane.prediction_log is not None:
             data_plane.prediction_log.close()
+        data_plane.metrics.close()
         log.info("drained", extra={"started": data_plane.started, "finished": data_plane.finished})
 
     app = DataPlaneApp(

@@ -73,6 +73,7 @@ class AdaptiveBatcher:
         on_batch: OnBatch | None = None,
         concat: Callable[[list[Inputs]], Inputs] = _concat_frames,
         inline: Callable[[Inputs], bool] | None = None,
+        on_queue: OnBatch | None = None,
     ):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -87,6 +88,7 @@ class AdaptiveBatcher:
         self.on_batch = on_batch
         self.concat = concat
         self.inline = inline
+        self.on_queue = on_queue
 
     @property
     def queue_depth(self) -> int:
@@ -124,6 +126,8 @@ class AdaptiveBatcher:
                 break
             batch.append(item)
             rows += len(item.frame)
+        if self.on_queue is not None:
+            self.on_queue(self._queue.qsize())
         return batch
 
     async def _run(self) -> None:

@@ -7,12 +7,14 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from shipyard import __version__
+from shipyard.config import ModelServing
 from shipyard.errors import (
     InvalidInputError,
     ModelNotFoundError,
@@ -110,12 +112,11 @@ class DataPlane:
         breaker_failures: int = 5,
         breaker_reset_s: float = 30.0,
         prediction_log: PredictionLogWriter | None = None,
+        options: Mapping[str, ModelServing] | None = None,
     ) -> None:
         self.prediction_log = prediction_log
         self.timeout_s = timeout_s
         self.fallback_target = fallback
-        self.fallback: PredictAsync | None = fallback if isinstance(fallback, FixedAnswer) else None
-        self.backup: Slot | None = None
         self.breaker_failures = breaker_failures
         self.breaker_reset_s = breaker_reset_s
         self.metrics = metrics or Metrics()
@@ -124,53 +125,79 @@ class DataPlane:
         self.slots: dict[str, Slot] = {}
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
+        self.options = dict(options or {})
+        served = {uri.name for uri in targets}
+        unknown = sorted(set(self.options) - served)
+        if unknown:
+            raise InvalidInputError(
+                f"options given for model(s) {', '.join(map(repr, unknown))}, which are not "
+                f"served here; served models: {', '.join(sorted(served))}"
+            )
+        self.fallbacks: dict[str, PredictAsync] = {}
+        """What answers for each model when it fails: a fixed answer or a backup's batcher."""
+        self.backups: dict[str, AdaptiveBatcher] = {}
+        """Batchers of fallback model versions, by URI (shared by the models naming it)."""
         self.started = 0  # inference requests whose body was read
         self.finished = 0  # … and answered (with a prediction or an error)
 
-    def _batcher(self, served: ServedModel, **options: Any) -> AdaptiveBatcher:
+    def _option(self, name: str, key: str, default: Any) -> Any:
+        chosen = self.options.get(name)
+        value = None if chosen is None else getattr(chosen, key)
+        return default if value is None else value
+
+    def _timeout(self, name: str) -> float:
+        timeout_ms = self._option(name, "request_timeout_ms", None)
+        return self.timeout_s if timeout_ms is None else float(timeout_ms) / 1000
+
+    def _fallback_target(self, name: str) -> ModelURI | FixedAnswer | None:
+        text = self._option(name, "fallback", None)
+        return self.fallback_target if text is None else parse_fallback(text)
+
+    def _batcher(self, served: ServedModel, name: str, **options: Any) -> AdaptiveBatcher:
         return AdaptiveBatcher(
             served.predict,
-            max_batch_size=self.max_batch_size,
-            max_wait_ms=self.max_wait_ms,
+            max_batch_size=self._option(name, "max_batch_size", self.max_batch_size),
+            max_wait_ms=self._option(name, "max_wait_ms", self.max_wait_ms),
             concat=served.concat,
             inline=served.inline,
             **options,
         )
 
     def _slot(self, served: ServedModel) -> Slot:
-        rows = self.metrics.batch_rows.labels(served.name)
-        batcher = self._batcher(served, on_batch=rows.observe)
-        self.metrics.load_seconds.labels(served.name, str(served.version)).set(served.load_seconds)
-        self.metrics.queue_depth.labels(served.name).set_function(lambda: batcher.queue_depth)
-        fallbacks = self.metrics.fallbacks.labels(served.name)
+        name = served.name
+        rows = self.metrics.batch_rows.labels(name)
+        queue = self.metrics.queue_depth.labels(name)
+        batcher = self._batcher(served, name, on_batch=rows.observe, on_queue=queue.set)
+        self.metrics.load_seconds.labels(name, str(served.version)).set(served.load_seconds)
         guard = Guard(
             batcher.predict,
-            timeout=self.timeout_s,
+            timeout=self._timeout(name),
             breaker=CircuitBreaker(self.breaker_failures, self.breaker_reset_s),
-            fallback=self.fallback,
-            on_fallback=fallbacks.inc,
+            fallback=self.fallbacks.get(name),
+            on_fallback=self.metrics.fallbacks.labels(name).inc,
         )
         return Slot(served, batcher, guard)
 
     def start(self) -> None:
-        """Load and warm every model (and a fallback model); ready once this returns."""
-        if isinstance(self.fallback_target, ModelURI):
-            backup = ServedModel.load(self.registry, self.fallback_target)
-            backup_batcher = self._batcher(backup)
-            self.backup = Slot(
-                backup,
-                backup_batcher,
-                Guard(backup_batcher.predict, timeout=self.timeout_s, breaker=CircuitBreaker()),
-            )
-            self.fallback = backup_batcher.predict
+        """Load and warm every model (and fallback models); ready once this returns."""
+        for uri in self.targets:
+            target = self._fallback_target(uri.name)
+            if isinstance(target, FixedAnswer):
+                self.fallbacks[uri.name] = target
+            elif isinstance(target, ModelURI):
+                key = str(target)
+                if key not in self.backups:
+                    backup = ServedModel.load(self.registry, target)
+                    self.backups[key] = self._batcher(backup, uri.name)
+                self.fallbacks[uri.name] = self.backups[key].predict
         for uri in self.targets:
             self.slots[uri.name] = self._slot(ServedModel.load(self.registry, uri))
         settle_heap()
 
     async def stop(self) -> None:
         """Stop the batchers."""
-        for slot in [*self.slots.values(), *([self.backup] if self.backup else [])]:
-            await slot.batcher.close()
+        for batcher in [*(s.batcher for s in self.slots.values()), *self.backups.values()]:
+            await batcher.close()
 
     @property
     def models(self) -> dict[str, ServedModel]:

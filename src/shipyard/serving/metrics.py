@@ -1,8 +1,23 @@
-"""Prometheus metrics of the data plane, kept in a registry of its own per app."""
+"""Prometheus metrics of the data plane, kept in a registry of its own per app.
+
+With several worker processes, each worker writes its values to files in a shared
+directory (prometheus_client's multiprocess mode) and ``/metrics``, whichever worker
+answers it, sums them all.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -11,7 +26,8 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 class Metrics:
     """Requests, latency, batching and model loading, labelled by model and version."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "shipyard_requests_total",
@@ -35,15 +51,17 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "shipyard_queue_depth",
-            "Requests waiting for the model, by model.",
+            "Requests left waiting for the model when it last took a batch, by model.",
             ["model"],
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.load_seconds = Gauge(
             "shipyard_model_load_seconds",
             "Time taken to load and warm the served version.",
             ["model", "version"],
             registry=self.registry,
+            multiprocess_mode="max",
         )
         self.fallbacks = Counter(
             "shipyard_fallbacks_total",
@@ -53,5 +71,14 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format (of every worker, in multiprocess mode)."""
+        if self.directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(self.directory))  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+    def close(self) -> None:
+        """Withdraw this process's live gauges (multiprocess mode) as it exits."""
+        if self.directory is not None:
+            multiprocess.mark_process_dead(os.getpid(), path=str(self.directory))  # type: ignore[no-untyped-call]

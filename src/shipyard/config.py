@@ -90,9 +90,11 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=64, ge=1)
     """Most rows the data plane merges into one model call (adaptive batching)."""
 
-    max_wait_ms: float = Field(default=1.0, ge=0, le=1_000)
+    max_wait_ms: float = Field(default=0.0, ge=0, le=1_000)
     """How long a batch that has company but is not full waits for more requests, in ms.
-    A request that arrives alone never waits."""
+    Default 0: nothing waits; requests that arrive while the model is busy form the next
+    batch. Under a steady stream from a fixed set of clients, waiting only idles the
+    server (every waiting client is already in the batch)."""
 
     follow_interval_s: float = Field(default=2.0, gt=0, le=3_600)
     """How often the data plane checks whether a served alias moved (seconds); when it has,

@@ -138,3 +138,52 @@ def test_batch_size_and_wait_can_differ_per_model(tmp_path: object) -> None:
     stats = plane.batchers["small"].stats
     assert stats.rows == 20 and stats.calls >= 10  # never more than 2 rows per call
     registry.db.dispose()
+
+
+def test_each_successful_call_is_reported_once_with_its_requests() -> None:
+    reports: list[tuple[pd.DataFrame, Prediction, list[object], list[int]]] = []
+
+    async def scenario() -> None:
+        batcher = AdaptiveBatcher(
+            doubled, max_batch_size=16, on_result=lambda *a: reports.append(a)
+        )
+        frames = [pd.DataFrame({"x": [float(i)] * (1 + i % 2)}) for i in range(40)]
+        frames[7] = pd.DataFrame({"x": [-1.0]})  # fails: retried alone, never reported
+        await asyncio.gather(
+            *(batcher.predict(f, tag=f"r{i}") for i, f in enumerate(frames)),
+            return_exceptions=True,
+        )
+        await batcher.close()
+
+    asyncio.run(scenario())
+    tags = [tag for report in reports for tag in report[2]]
+    assert sorted(tags) == sorted(f"r{i}" for i in range(40) if i != 7)  # each once
+    assert len(reports) < 39  # whole calls were reported, not requests one by one
+    for frame, result, _, rows in reports:
+        assert sum(rows) == len(frame) == len(result.predictions)
+        np.testing.assert_array_equal(result.predictions, frame["x"].to_numpy() * 2)
+
+
+def test_a_caller_that_stopped_waiting_is_left_out_of_the_report() -> None:
+    reports: list[list[object]] = []
+
+    def slow(frame: pd.DataFrame) -> Prediction:
+        time.sleep(0.3)
+        return Prediction(frame["x"].to_numpy() * 2, None, None, 1)
+
+    async def scenario() -> None:
+        batcher = AdaptiveBatcher(slow, on_result=lambda f, r, tags, rows: reports.append(tags))
+        await batcher.predict(pd.DataFrame({"x": [0.0]}), tag="warm")
+        calls = [
+            asyncio.ensure_future(batcher.predict(pd.DataFrame({"x": [float(i)]}), tag=f"r{i}"))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0.1)
+        calls[1].cancel()  # as a timeout does: its caller got a fallback instead
+        done = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(done[1], asyncio.CancelledError)
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert reports[0] == ["warm"]
+    assert sorted(t for tags in reports[1:] for t in tags) == ["r0", "r2"]

@@ -22,7 +22,7 @@ from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
 from shipyard.serving.app import create_app
 from shipyard.serving.dataplane import DataPlane
-from shipyard.serving.served import ServedModel
+from shipyard.serving.served import INLINE_MAX_ROWS, ServedModel
 
 COLUMNS = [f"f{i}" for i in range(6)]
 
@@ -74,6 +74,9 @@ def test_all_float_models_load_with_a_checked_kernel(compiled: Compiled) -> None
         served = compiled.plane.model(name)
         assert served.kernel is not None, name
         assert served.columns == tuple(COLUMNS)
+        small, large = np.zeros((INLINE_MAX_ROWS, 6)), np.zeros((INLINE_MAX_ROWS + 1, 6))
+        assert served.inline(small) and not served.inline(large)  # large ones: a thread
+        assert not served.inline(pd.DataFrame(small, columns=COLUMNS))
     assert gc.get_freeze_count() > 0  # loaded models are exempt from garbage collection
 
 

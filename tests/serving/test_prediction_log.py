@@ -101,3 +101,39 @@ def test_kill_9_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
     settled = {rid for rid, at in answered_at.items() if killed_at - at > 1.0}  # > 2 flushes
     assert settled and settled <= logged
     assert logged <= set(answered_at)
+
+
+def test_batched_requests_are_each_logged_with_their_own_rows(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    home = tmp_path / "home"
+    _registry(home).db.dispose()
+    settings = Settings(home=home, serve="models:/double@champion", prediction_log_flush_s=60)
+
+    def client(worker: int, url: str) -> None:
+        with httpx.Client(timeout=30) as http:
+            for i in range(10):
+                x = float(worker * 100 + i)
+                answer = http.post(
+                    f"{url}/v1/models/double/predict",
+                    json={"instances": [{"x": x}, {"x": x + 0.5}]},
+                    headers={"X-Request-ID": f"w{worker}-{i}"},
+                )
+                assert answer.status_code == 200
+
+    app = create_app(settings)
+    with ServerThread(app) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        with ThreadPoolExecutor(8) as pool:
+            for future in [pool.submit(client, w, url) for w in range(8)]:
+                future.result()
+        batcher = app.state.plane.batchers["double"]
+        assert batcher.stats.calls < 80  # requests were answered together
+    logged = read_predictions(settings.predictions, model="double")
+    assert len(logged) == 160 and logged["request_id"].nunique() == 80
+    for (rid, row), group in logged.groupby(["request_id", "row"]):
+        worker, i = (int(part) for part in str(rid)[1:].split("-"))
+        x = worker * 100 + i + 0.5 * int(row)
+        assert group["inputs.x"].tolist() == [x]
+        assert group["prediction"].tolist() == [2 * x]
+    assert (logged["latency_ms"] > 0).all() and not logged["fallback"].any()

@@ -44,7 +44,7 @@ def serve_command(
         None, min=1, help="Most rows merged into one model call (default 64)."
     ),
     max_wait_ms: float = typer.Option(
-        None, min=0, max=1000, help="How long a batch with company waits to fill (default 1)."
+        None, min=0, max=1000, help="How long a batch with company waits to fill (default 0)."
     ),
     timeout_ms: float = typer.Option(
         None, min=1, help="Per-request time limit before the fallback answers (default 30000)."

@@ -1,12 +1,13 @@
 """The prediction log: one row per predicted row, in Parquet files partitioned by model
 and day (``ROOT/model=NAME/date=YYYY-MM-DD/part-….parquet``).
 
-Appending costs a tuple and a list append under a lock: the data plane hands over the validated
-rows and the model's outputs as they are. A background thread turns what accumulated
-into Arrow tables and writes them every ``flush_interval`` seconds, each file written
-to a temporary name and renamed, so a reader never sees half a file. ``close()``
-flushes what is left; after a crash (``kill -9``) at most the last flush interval of
-predictions is lost.
+Appending costs a tuple and a list append under a lock: the data plane hands over the
+validated rows and the model's outputs as they are, one entry per model call (all the
+requests a batch answered), or per request when a fallback answered or the call failed. A
+background thread turns what accumulated into Arrow tables and writes them every
+``flush_interval`` seconds, each file written to a temporary name and renamed, so a
+reader never sees half a file. ``close()`` flushes what is left; after a crash
+(``kill -9``) at most the last flush interval of predictions is lost.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,21 +29,26 @@ import pyarrow.parquet as pq
 
 
 class _Entry(NamedTuple):
-    """One request's rows and outputs, as handed over (a tuple: cheap to make)."""
+    """One model call's requests, rows and outputs, as handed over (a tuple: cheap to
+    make). The per-request fields hold one value per request, in row order."""
 
     at: float
     model: str
     version: int | None
-    request_id: str
-    protocol: str
+    request_ids: Sequence[str]
+    protocols: Sequence[str]
+    latencies: Sequence[float]
+    rows: Sequence[int]
     inputs: pd.DataFrame | np.ndarray[Any, Any]
     columns: tuple[str, ...] | None
     predictions: np.ndarray[Any, Any] | None
     probabilities: np.ndarray[Any, Any] | None
-    latency_ms: float
     fallback: bool
     error: str | None
-    rows: int
+    total: int
+
+
+_DICTIONARY = ["model", "protocol", "error"]
 
 
 def _day(at: float) -> str:
@@ -53,7 +61,7 @@ class PredictionLogWriter:
     def __init__(self, root: Path, *, flush_interval: float = 1.0) -> None:
         self.root = Path(root)
         self.flush_interval = flush_interval
-        self._buffer: list[_Entry] = []
+        self._buffer: list[tuple[Any, ...]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,21 +93,34 @@ class PredictionLogWriter:
         DataFrame, or a float matrix whose column names are ``columns``."""
         if columns is None and isinstance(inputs, np.ndarray):
             raise ValueError("a matrix of inputs needs its column names")
-        entry = _Entry(
-            time.time(),
-            model,
-            version,
-            request_id,
-            protocol,
-            inputs,
-            columns,
-            predictions,
-            probabilities,
-            latency_ms,
-            fallback,
-            error,
-            len(inputs),
-        )
+        rows = len(inputs)
+        entry: tuple[Any, ...] = (time.time(), model, version, (request_id,), (protocol,))
+        entry += ((latency_ms,), (rows,), inputs, columns, predictions, probabilities)
+        entry += (fallback, error, rows)
+        with self._lock:
+            self._buffer.append(entry)
+
+    def append_batch(
+        self,
+        *,
+        model: str,
+        version: int | None,
+        request_ids: Sequence[str],
+        protocols: Sequence[str],
+        latencies_ms: Sequence[float],
+        rows: Sequence[int],
+        inputs: pd.DataFrame | np.ndarray[Any, Any],
+        predictions: np.ndarray[Any, Any],
+        probabilities: np.ndarray[Any, Any] | None,
+        columns: tuple[str, ...] | None = None,
+    ) -> None:
+        """Queue the requests one model call answered together, as one entry: their rows
+        in order (``rows[i]`` of them for request ``i``) and the call's outputs."""
+        if columns is None and isinstance(inputs, np.ndarray):
+            raise ValueError("a matrix of inputs needs its column names")
+        entry: tuple[Any, ...] = (time.time(), model, version, request_ids, protocols)
+        entry += (latencies_ms, rows, inputs, columns, predictions, probabilities)
+        entry += (False, None, len(inputs))
         with self._lock:
             self._buffer.append(entry)
 
@@ -111,17 +132,16 @@ class PredictionLogWriter:
         """Write everything queued so far; returns the number of rows written."""
         with self._lock:
             entries, self._buffer = self._buffer, []
-        groups: dict[tuple[str, int, int | None], list[_Entry]] = defaultdict(list)
-        for entry in entries:  # by UTC day number: one date string per group, not per entry
-            groups[(entry.model, int(entry.at // 86400), entry.version)].append(entry)
         written = 0
-        for (model, _, _), group in groups.items():
+        for (model, day), group in _groups(entries):
             table = _table(group)
-            directory = self.root / f"model={model}" / f"date={_day(group[0].at)}"
+            directory = self.root / f"model={model}" / f"date={day}"
             directory.mkdir(parents=True, exist_ok=True)
             name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
             tmp = directory / f".{name}.tmp"
-            pq.write_table(table, tmp)
+            # Dictionary-encode only the few-valued text columns: on floats and ids it costs
+            # most of the write (and makes the file larger).
+            pq.write_table(table, tmp, use_dictionary=_DICTIONARY)
             tmp.rename(directory / name)
             written += table.num_rows
         self.rows_written += written
@@ -135,41 +155,69 @@ class PredictionLogWriter:
         self.flush()
 
 
-def _table(entries: list[_Entry]) -> pa.Table:
-    """One Arrow table for entries of one model version: a row per predicted row.
+def _groups(entries: list[tuple[Any, ...]]) -> list[tuple[tuple[str, str], Any]]:
+    """Entries by model, version and UTC day, each group transposed: one tuple per field.
+    The usual case, one model version within one day, takes no per-entry Python work."""
+    field: Any = _Entry._make(zip(*entries, strict=True)) if entries else None
+    if field is None:
+        return []
+    first, last = min(field.at), max(field.at)
+    if len(set(field.model)) == 1 and len(set(field.version)) == 1:
+        if int(first // 86400) == int(last // 86400):
+            return [((field.model[0], _day(first)), field)]
+    grouped: dict[tuple[str, int, int | None], list[tuple[Any, ...]]] = defaultdict(list)
+    for entry in entries:
+        grouped[(entry[1], int(entry[0] // 86400), entry[2])].append(entry)
+    return [
+        ((model, _day(group[0][0])), _Entry._make(zip(*group, strict=True)))
+        for (model, _, _), group in grouped.items()
+    ]
+
+
+def _table(field: Any) -> pa.Table:
+    """One Arrow table for the entries of one model version (``field``: one tuple per
+    field), a row per predicted row.
 
     Built field by field with Arrow and numpy (no pandas, no per-entry objects): the
     writer runs beside the server and must cost it little."""
-    field: Any = _Entry._make(zip(*entries, strict=True))  # one tuple per field
-    counts = np.asarray(field.rows, dtype=np.int64)
-    # Per-request values are written once per row: ``take`` repeats them, unless every
-    # request had one row.
-    index = (
-        None if len(entries) == int(counts.sum()) else np.repeat(np.arange(len(entries)), counts)
+    count = len(field.at)
+    requests = np.fromiter(map(len, field.request_ids), dtype=np.int64, count=count)
+    rows = np.fromiter(chain.from_iterable(field.rows), dtype=np.int64)
+    # Values given once per entry or per request are repeated onto their rows with
+    # ``take``, skipped when there is nothing to repeat.
+    entry_of_request = (
+        None if bool((requests == 1).all()) else np.repeat(np.arange(count), requests)
     )
+    request_of_row = None if bool((rows == 1).all()) else np.repeat(np.arange(len(rows)), rows)
 
-    def per_row(values: Any, kind: pa.DataType) -> pa.Array:
+    def onto_rows(array: pa.Array) -> pa.Array:
+        return array if request_of_row is None else array.take(pa.array(request_of_row))
+
+    def per_entry(values: Any, kind: pa.DataType) -> pa.Array:
         array = pa.array(values, type=kind)
-        return array if index is None else array.take(pa.array(index))
+        if entry_of_request is not None:
+            array = array.take(pa.array(entry_of_request))
+        return onto_rows(array)
+
+    def per_request(values: Any, kind: pa.DataType) -> pa.Array:
+        return onto_rows(pa.array(list(chain.from_iterable(values)), type=kind))
 
     at = (np.asarray(field.at, dtype=np.float64) * 1e9).astype(np.int64)
-    starts = np.cumsum(counts) - counts
+    starts = np.cumsum(rows) - rows
     columns: dict[str, pa.Array] = {
-        "request_id": per_row(field.request_id, pa.string()),
-        "time": per_row(at, pa.timestamp("ns", tz="UTC")),
-        "model": per_row(field.model, pa.string()),
-        "version": per_row(field.version, pa.int64()),
-        "protocol": per_row(field.protocol, pa.string()),
-        "row": pa.array(
-            (np.arange(int(counts.sum())) - np.repeat(starts, counts)).astype(np.int32)
-        ),
-        "latency_ms": per_row(field.latency_ms, pa.float64()),
-        "fallback": per_row(field.fallback, pa.bool_()),
-        "error": per_row(field.error, pa.string()),
-        "prediction": _outputs(field.predictions, field.rows, None),
+        "request_id": per_request(field.request_ids, pa.string()),
+        "time": per_entry(at, pa.timestamp("ns", tz="UTC")),
+        "model": per_entry(field.model, pa.string()),
+        "version": per_entry(field.version, pa.int64()),
+        "protocol": per_request(field.protocols, pa.string()),
+        "row": pa.array((np.arange(int(rows.sum())) - np.repeat(starts, rows)).astype(np.int32)),
+        "latency_ms": per_request(field.latencies, pa.float64()),
+        "fallback": per_entry(field.fallback, pa.bool_()),
+        "error": per_entry(field.error, pa.string()),
+        "prediction": _outputs(field.predictions, field.total, None),
     }
     if any(p is not None for p in field.probabilities):
-        columns["probabilities"] = _outputs(field.probabilities, field.rows, pa.float64())
+        columns["probabilities"] = _outputs(field.probabilities, field.total, pa.float64())
     columns["inputs"] = _inputs(field.inputs, field.columns)
     return pa.table(columns)
 

@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from shipyard.serving.served import Inputs, Prediction
 
+log = logging.getLogger("shipyard.serving")
+
 Predict = Callable[[Inputs], Prediction]
 OnBatch = Callable[[int], None]
+#: Told of every successful model call: its rows, its outputs, and each request's tag
+#: and row count, in order (the prediction log writes one entry per call).
+OnResult = Callable[[Inputs, Prediction, list[Any], list[int]], None]
 
 
 def _concat_frames(parts: list[Inputs]) -> Inputs:
@@ -35,6 +42,7 @@ def _concat_frames(parts: list[Inputs]) -> Inputs:
 class _Pending:
     frame: Inputs
     future: asyncio.Future[Prediction]
+    tag: Any = None
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -74,6 +82,7 @@ class AdaptiveBatcher:
         concat: Callable[[list[Inputs]], Inputs] = _concat_frames,
         inline: Callable[[Inputs], bool] | None = None,
         on_queue: OnBatch | None = None,
+        on_result: OnResult | None = None,
     ):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -89,20 +98,22 @@ class AdaptiveBatcher:
         self.concat = concat
         self.inline = inline
         self.on_queue = on_queue
+        self.on_result = on_result
 
     @property
     def queue_depth(self) -> int:
         return 0 if self._queue is None else self._queue.qsize()
 
-    async def predict(self, frame: Inputs) -> Prediction:
-        """Predict ``frame``'s rows, batched with whatever else is waiting."""
+    async def predict(self, frame: Inputs, tag: Any = None) -> Prediction:
+        """Predict ``frame``'s rows, batched with whatever else is waiting; ``tag`` is
+        handed to ``on_result`` with them."""
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._run())
         future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
         self.inflight += 1
         try:
-            await self._queue.put(_Pending(frame, future))
+            self._queue.put_nowait(_Pending(frame, future, tag))
             return await future
         finally:
             self.inflight -= 1
@@ -142,6 +153,7 @@ class AdaptiveBatcher:
             try:
                 result = await self._call(loop, frame)
                 parts = _split(result, sizes)
+                self._report(frame, result, live, parts)
             except Exception as exc:
                 if len(live) == 1:
                     parts = [exc]  # type: ignore[list-item]
@@ -163,10 +175,30 @@ class AdaptiveBatcher:
         parts: list[Prediction] = []
         for pending in live:
             try:
-                parts.append(await self._call(loop, pending.frame))
+                part = await self._call(loop, pending.frame)
+                parts.append(part)
+                self._report(pending.frame, part, [pending], [part])
             except Exception as exc:  # handed to that caller
                 parts.append(exc)  # type: ignore[arg-type]
         return parts
+
+    def _report(
+        self, frame: Inputs, result: Prediction, live: list[_Pending], parts: list[Prediction]
+    ) -> None:
+        """Hand a successful call to ``on_result``: whole, or, if some callers stopped
+        waiting meanwhile (timed out), only the parts of those still waiting."""
+        if self.on_result is None:
+            return
+        try:
+            if not any(p.future.cancelled() for p in live):
+                sizes = [len(p.frame) for p in live]
+                self.on_result(frame, result, [p.tag for p in live], sizes)
+                return
+            for pending, part in zip(live, parts, strict=True):
+                if not pending.future.cancelled():
+                    self.on_result(pending.frame, part, [pending.tag], [len(pending.frame)])
+        except Exception:  # reporting must never fail the callers
+            log.exception("could not report a batch")
 
     async def _call(self, loop: asyncio.AbstractEventLoop, frame: Inputs) -> Prediction:
         if self.inline is not None and self.inline(frame):

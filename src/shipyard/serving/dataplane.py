@@ -26,10 +26,10 @@ from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
 from shipyard.serving import protocols
-from shipyard.serving.batching import AdaptiveBatcher
+from shipyard.serving.batching import AdaptiveBatcher, OnResult
 from shipyard.serving.guard import CircuitBreaker, FixedAnswer, Guard, PredictAsync
 from shipyard.serving.metrics import Metrics
-from shipyard.serving.served import Prediction, ServedModel
+from shipyard.serving.served import Inputs, Prediction, ServedModel
 
 log = logging.getLogger("shipyard.serving")
 
@@ -105,7 +105,7 @@ class DataPlane:
         targets: list[ModelURI],
         *,
         max_batch_size: int = 64,
-        max_wait_ms: float = 1.0,
+        max_wait_ms: float = 0.0,
         metrics: Metrics | None = None,
         timeout_s: float = 30.0,
         fallback: ModelURI | FixedAnswer | None = None,
@@ -167,7 +167,13 @@ class DataPlane:
         name = served.name
         rows = self.metrics.batch_rows.labels(name)
         queue = self.metrics.queue_depth.labels(name)
-        batcher = self._batcher(served, name, on_batch=rows.observe, on_queue=queue.set)
+        batcher = self._batcher(
+            served,
+            name,
+            on_batch=rows.observe,
+            on_queue=queue.set,
+            on_result=None if self.prediction_log is None else self._logger(served),
+        )
         self.metrics.load_seconds.labels(name, str(served.version)).set(served.load_seconds)
         guard = Guard(
             batcher.predict,
@@ -177,6 +183,31 @@ class DataPlane:
             on_fallback=self.metrics.fallbacks.labels(name).inc,
         )
         return Slot(served, batcher, guard)
+
+    def _logger(self, served: ServedModel) -> OnResult:
+        """What writes each successful call of ``served`` to the prediction log, as one
+        entry for all the requests it answered."""
+        log_ = self.prediction_log
+        assert log_ is not None
+        name, columns = served.name, served.columns
+
+        def write(frame: Inputs, result: Prediction, tags: list[Any], rows: list[int]) -> None:
+            now = time.perf_counter()
+            identifiers, protocols, started = zip(*tags, strict=True)
+            log_.append_batch(
+                model=name,
+                version=result.version,
+                request_ids=identifiers,
+                protocols=protocols,
+                latencies_ms=[(now - t) * 1000 for t in started],
+                rows=rows,
+                inputs=frame,
+                predictions=result.predictions,
+                probabilities=result.probabilities,
+                columns=columns,
+            )
+
+        return write
 
     def start(self) -> None:
         """Load and warm every model (and fallback models); ready once this returns."""
@@ -316,10 +347,11 @@ class DataPlane:
     async def _predict(
         self, slot: Slot, frame: Any, identifier: str, protocol: str, started: float
     ) -> tuple[Prediction, bool]:
-        """Predict through the guard and write the outcome to the prediction log."""
+        """Predict through the guard. The model's batcher writes what it answers to the
+        prediction log; an error, or a fallback's answer, is written here."""
         log_ = self.prediction_log
         try:
-            result, used = await slot.guard.predict(frame)
+            result, used = await slot.guard.predict(frame, (identifier, protocol, started))
         except ShipyardError as exc:
             if log_ is not None:
                 log_.append(
@@ -335,7 +367,7 @@ class DataPlane:
                     error=exc.message,
                 )
             raise
-        if log_ is not None:
+        if used and log_ is not None:
             log_.append(
                 model=slot.served.name,
                 version=result.version,
@@ -346,6 +378,6 @@ class DataPlane:
                 predictions=result.predictions,
                 probabilities=result.probabilities,
                 latency_ms=(time.perf_counter() - started) * 1000,
-                fallback=used,
+                fallback=True,
             )
         return result, used

@@ -29,6 +29,8 @@ from shipyard.serving.served import Inputs, Prediction
 log = logging.getLogger("shipyard.serving")
 
 PredictAsync = Callable[[Inputs], Awaitable[Prediction]]
+#: The guarded model's predict, which also takes a tag for what reports its calls.
+PredictTagged = Callable[[Inputs, Any], Awaitable[Prediction]]
 
 
 class CircuitBreaker:
@@ -84,7 +86,7 @@ class Guard:
 
     def __init__(
         self,
-        primary: PredictAsync,
+        primary: PredictTagged,
         *,
         timeout: float,
         breaker: CircuitBreaker,
@@ -97,8 +99,9 @@ class Guard:
         self.fallback = fallback
         self.on_fallback = on_fallback
 
-    async def predict(self, frame: Inputs) -> tuple[Prediction, bool]:
-        """The prediction, and whether the fallback gave it."""
+    async def predict(self, frame: Inputs, tag: Any = None) -> tuple[Prediction, bool]:
+        """The prediction, and whether the fallback gave it (``tag`` goes to the model's
+        batcher, which reports successful calls with it)."""
         if not self.breaker.allow():
             return await self._fall_back(
                 frame,
@@ -109,7 +112,7 @@ class Guard:
             )
         try:
             async with asyncio.timeout(self.timeout):
-                result = await self.primary(frame)
+                result = await self.primary(frame, tag)
         except TimeoutError:
             self.breaker.failure()
             problem: ShipyardError = ModelTimeoutError(

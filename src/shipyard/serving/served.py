@@ -25,7 +25,7 @@ Inputs = pd.DataFrame | np.ndarray[Any, Any]
 
 #: Batches up to this many rows run a kernel on the event loop itself: microseconds of
 #: numpy, less than handing them to a thread would cost.
-INLINE_MAX_ROWS = 1024
+INLINE_MAX_ROWS = 256
 #: Random rows, besides the stored reference sample, a kernel is checked on at load.
 _CHECK_ROWS = 256
 

@@ -22,6 +22,7 @@ from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
 from shipyard.serving.app import create_app
 from shipyard.serving.dataplane import DataPlane
+from shipyard.serving.protocol import LaneProtocol
 
 
 @dataclass
@@ -34,13 +35,16 @@ class Served:
 
 
 class ServerThread:
-    """uvicorn serving an app on 127.0.0.1 in a thread, stopped by the test."""
+    """uvicorn serving an app on 127.0.0.1 in a thread, stopped by the test; with the HTTP
+    protocol ``shipyard serve`` uses, unless told otherwise."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, http: Any = LaneProtocol) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", http=http
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -31,6 +31,8 @@ def serve(
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     import uvicorn
 
+    from shipyard.serving.protocol import LaneProtocol
+
     settings = Settings()
     uris = parse_targets(target)
     for uri in uris:  # fail fast, in one line, before any worker starts
@@ -74,7 +76,7 @@ def serve(
             port=bind_port,
             workers=workers,
             loop="uvloop",
-            http="httptools",
+            http=LaneProtocol,
             access_log=False,
             proxy_headers=False,  # the data plane reads no client address: skip the rewrite
             log_level="warning",

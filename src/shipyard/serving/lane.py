@@ -103,14 +103,36 @@ class InferenceLane:
         length: str | None,
         rid: str | None,
     ) -> tuple[int, bytes, str | None]:
-        """``(status, JSON body, request id)`` for one inference request."""
+        """``(status, JSON body, request id)`` for one inference request read from ASGI."""
+        raw: bytes | ShipyardError
+        try:
+            raw = await self._read(receive, length)
+        except ShipyardError as exc:
+            raw = exc
+        return await self.respond(protocol, name, version, raw, rid)
+
+    async def respond(
+        self,
+        protocol: str,
+        name: str,
+        version: str | None,
+        raw: bytes | bytearray | ShipyardError,
+        rid: str | None,
+    ) -> tuple[int, bytes, str | None]:
+        """``(status, JSON body, request id)`` for a request whose body is ``raw`` (or
+        could not be read: the error says why)."""
         plane = self.plane
         started = time.perf_counter()
         plane.started += 1
         served_version = "unknown"
         status = 500
         try:
-            body = await self._body(receive, length)
+            if isinstance(raw, ShipyardError):
+                raise raw
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInputError(f"the body is not valid JSON: {exc}") from exc
             if protocol == "v1":
                 result = await plane.predict_v1(name, body, rid)
                 rid, served_version = result["request_id"], str(result["version"])
@@ -135,12 +157,15 @@ class InferenceLane:
                 self._count(name, served_version, protocol, status)
                 self._time(name, protocol, time.perf_counter() - started)
 
-    async def _body(self, receive: Receive, length: str | None) -> Any:
+    def too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(
+            f"the body is larger than {self.limit} bytes; send fewer rows at once"
+        )
+
+    async def _read(self, receive: Receive, length: str | None) -> bytes:
         limit = self.limit
         if length is not None and length.isdigit() and int(length) > limit:
-            raise PayloadTooLargeError(
-                f"the body is larger than {limit} bytes; send fewer rows at once"
-            )
+            raise self.too_large()
         chunks = []
         size = 0
         while True:
@@ -150,16 +175,11 @@ class InferenceLane:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLargeError(
-                    f"the body is larger than {limit} bytes; send fewer rows at once"
-                )
+                raise self.too_large()
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        try:
-            return orjson.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInputError(f"the body is not valid JSON: {exc}") from exc
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _count(self, name: str, version: str, protocol: str, status: int) -> None:
         key = (name, version, protocol, status)

@@ -190,6 +190,10 @@ class AdaptiveBatcher:
         if self.on_result is None:
             return
         try:
+            if len(live) == 1:  # the usual case without concurrency: no lists to build
+                if not live[0].future.cancelled():
+                    self.on_result(frame, result, [live[0].tag], [len(frame)])
+                return
             if not any(p.future.cancelled() for p in live):
                 sizes = [len(p.frame) for p in live]
                 self.on_result(frame, result, [p.tag for p in live], sizes)

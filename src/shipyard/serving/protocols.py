@@ -207,10 +207,12 @@ def decode_v2(body: Any, signature: Signature, columns: Sequence[str] | None = N
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInputError("inputs must be a non-empty list of tensors")
     tensors = [_tensor(raw, i) for i, raw in enumerate(inputs)]
-    names = signature.names
+    names = list(columns) if columns is not None else signature.names
     if len(tensors) == 1 and tensors[0][0] not in names:
         name, shape, values = tensors[0]
-        numeric = all(spec.kind in ("float", "int", "bool") for spec in signature.inputs)
+        numeric = columns is not None or all(
+            spec.kind in ("float", "int", "bool") for spec in signature.inputs
+        )
         if not numeric:
             raise InvalidInputError(
                 f"input {name!r} is not a column of this model; send one input per column "

@@ -73,6 +73,8 @@ class ServedModel:
     """The runtime's compiled form, once checked equal to it on sample rows."""
     columns: tuple[str, ...] | None = None
     """Input columns, when requests may arrive as a float matrix (for the kernel)."""
+    classes: list[Any] | None = None
+    """Class labels in probability order (read once from the runtime)."""
 
     @property
     def name(self) -> str:
@@ -89,6 +91,7 @@ class ServedModel:
         started = time.perf_counter()
         served = cls(uri=parsed, loaded=registry.load(str(parsed)))
         served.labels = _labels_from_proba(served.loaded)
+        served.classes = served.loaded.runtime.classes
         served.kernel = _checked_kernel(registry, served.loaded)
         if served.kernel is not None:
             served.columns = tuple(float_columns(served.loaded.signature.inputs) or ())
@@ -145,17 +148,17 @@ class ServedModel:
             if self.kernel is not None:
                 got = self.kernel(inputs)
                 if got is not None:
-                    return Prediction(got[0], got[1], self.loaded.runtime.classes, self.version)
+                    return Prediction(got[0], got[1], self.classes, self.version)
             inputs = self._frame(inputs)
         frame = inputs
         runtime = self.loaded.runtime
         if self.labels is not None:
             proba = np.asarray(runtime.predict_proba(frame))
             labels = self.labels.take(np.argmax(proba, axis=1))
-            return Prediction(labels, proba, runtime.classes, self.version)
+            return Prediction(labels, proba, self.classes, self.version)
         predictions = np.asarray(runtime.predict(frame))
         probabilities = np.asarray(runtime.predict_proba(frame)) if runtime.has_proba else None
-        return Prediction(predictions, probabilities, runtime.classes, self.version)
+        return Prediction(predictions, probabilities, self.classes, self.version)
 
 
 def _labels_from_proba(loaded: LoadedModel) -> np.ndarray[Any, Any] | None:

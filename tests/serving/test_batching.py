@@ -187,3 +187,39 @@ def test_a_caller_that_stopped_waiting_is_left_out_of_the_report() -> None:
     asyncio.run(scenario())
     assert reports[0] == ["warm"]
     assert sorted(t for tags in reports[1:] for t in tags) == ["r0", "r2"]
+
+
+@pytest.mark.parametrize(
+    ("alone", "inline", "direct"),
+    [(True, True, True), (False, True, False), (True, False, False)],
+)
+def test_a_request_alone_with_fast_rows_is_predicted_at_once(
+    alone: bool, inline: bool, direct: bool
+) -> None:
+    reports: list[list[object]] = []
+
+    async def scenario() -> Prediction:
+        batcher = AdaptiveBatcher(
+            doubled,
+            inline=lambda frame: inline,
+            alone=lambda: alone,
+            on_result=lambda f, r, tags, rows: reports.append(tags),
+        )
+        result = await batcher.predict(pd.DataFrame({"x": [4.0]}), tag="only")
+        assert (batcher._task is None) == direct  # no queue, no batching task
+        assert batcher.stats.calls == 1
+        await batcher.close()
+        return result
+
+    assert asyncio.run(scenario()).predictions.tolist() == [8.0]
+    assert reports == [["only"]]
+
+
+def test_a_failure_on_the_direct_path_reaches_its_caller() -> None:
+    async def scenario() -> None:
+        batcher = AdaptiveBatcher(doubled, inline=lambda f: True, alone=lambda: True)
+        with pytest.raises(ValueError, match="negative"):
+            await batcher.predict(pd.DataFrame({"x": [-1.0]}))
+        await batcher.close()
+
+    asyncio.run(scenario())

@@ -6,6 +6,9 @@ hands each caller exactly its own rows back. Nothing waits when a request arrive
 alone; while the model is busy, arriving requests pile up and form the next batch. With
 ``max_wait_ms > 0`` a batch that has company but is not full waits that long for more.
 
+When the server knows no other request is waiting (``alone``) and the rows can be
+predicted on the event loop, the call is made at once, without the queue.
+
 The runtime knows nothing of this: the batcher only calls ``predict(rows)``. Batches the
 served model can predict in microseconds (``inline``) run on the event loop itself;
 others run in the batcher's thread.
@@ -83,6 +86,7 @@ class AdaptiveBatcher:
         inline: Callable[[Inputs], bool] | None = None,
         on_queue: OnBatch | None = None,
         on_result: OnResult | None = None,
+        alone: Callable[[], bool] | None = None,
     ):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -99,6 +103,8 @@ class AdaptiveBatcher:
         self.inline = inline
         self.on_queue = on_queue
         self.on_result = on_result
+        self.alone = alone
+        self._busy = False
 
     @property
     def queue_depth(self) -> int:
@@ -107,6 +113,15 @@ class AdaptiveBatcher:
     async def predict(self, frame: Inputs, tag: Any = None) -> Prediction:
         """Predict ``frame``'s rows, batched with whatever else is waiting; ``tag`` is
         handed to ``on_result`` with them."""
+        if (
+            self.alone is not None
+            and self.inline is not None
+            and not self._busy
+            and (self._queue is None or self._queue.empty())
+            and self.inline(frame)
+            and self.alone()
+        ):
+            return self._direct(frame, tag)
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -117,6 +132,18 @@ class AdaptiveBatcher:
             return await future
         finally:
             self.inflight -= 1
+
+    def _direct(self, frame: Inputs, tag: Any) -> Prediction:
+        """A request with nothing to batch with (the server says no other is waiting) and
+        rows to predict on the event loop: no queue, no hand-over, the same reports."""
+        result = self.predict_fn(frame)
+        self._record([len(frame)])
+        if self.on_result is not None:
+            try:
+                self.on_result(frame, result, [tag], [len(frame)])
+            except Exception:  # reporting must never fail the caller
+                log.exception("could not report a batch")
+        return result
 
     async def _take(self) -> list[_Pending]:
         assert self._queue is not None
@@ -148,6 +175,7 @@ class AdaptiveBatcher:
             live = [p for p in batch if not p.future.cancelled()]
             if not live:
                 continue
+            self._busy = True
             sizes = [len(p.frame) for p in live]
             frame = live[0].frame if len(live) == 1 else self.concat([p.frame for p in live])
             try:
@@ -160,6 +188,7 @@ class AdaptiveBatcher:
                 else:
                     parts = await self._one_by_one(live)
             self._record(sizes)
+            self._busy = False
             for pending, part in zip(live, parts, strict=True):
                 if pending.future.cancelled():
                     continue

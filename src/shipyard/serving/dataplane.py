@@ -137,6 +137,9 @@ class DataPlane:
         """What answers for each model when it fails: a fixed answer or a backup's batcher."""
         self.backups: dict[str, AdaptiveBatcher] = {}
         """Batchers of fallback model versions, by URI (shared by the models naming it)."""
+        self.waiting: int | None = None
+        """Inference requests received and not yet answered, when the HTTP layer counts
+        them (``shipyard serve``'s protocol does); ``None``: unknown."""
         self.started = 0  # inference requests whose body was read
         self.finished = 0  # … and answered (with a prediction or an error)
 
@@ -173,6 +176,7 @@ class DataPlane:
             on_batch=rows.observe,
             on_queue=queue.set,
             on_result=None if self.prediction_log is None else self._logger(served),
+            alone=self._alone,
         )
         self.metrics.load_seconds.labels(name, str(served.version)).set(served.load_seconds)
         guard = Guard(
@@ -183,6 +187,10 @@ class DataPlane:
             on_fallback=self.metrics.fallbacks.labels(name).inc,
         )
         return Slot(served, batcher, guard)
+
+    def _alone(self) -> bool:
+        """Whether the request being predicted is the only one the server holds."""
+        return self.waiting is not None and self.waiting <= 1
 
     def _logger(self, served: ServedModel) -> OnResult:
         """What writes each successful call of ``served`` to the prediction log, as one

@@ -155,6 +155,10 @@ class LaneProtocol(HttpToolsProtocol):
         if exchange.started:
             return
         exchange.started = True
+        lane = _lane_of(self.app)
+        assert lane is not None
+        plane = lane.plane
+        plane.waiting = (plane.waiting or 0) + 1  # answered at once when it is the only one
         task = self.loop.create_task(self._answer(exchange))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
@@ -163,9 +167,12 @@ class LaneProtocol(HttpToolsProtocol):
         lane = _lane_of(self.app)
         assert lane is not None
         raw = exchange.error if exchange.error is not None else exchange.body
-        status, payload, rid = await lane.respond(
-            exchange.route, exchange.model, exchange.version, raw, exchange.request_id
-        )
+        try:
+            status, payload, rid = await lane.respond(
+                exchange.route, exchange.model, exchange.version, raw, exchange.request_id
+            )
+        finally:
+            lane.plane.waiting = (lane.plane.waiting or 1) - 1
         if exchange.disconnected:
             exchange.response_complete = True
             return

@@ -186,3 +186,29 @@ def test_a_model_with_integer_inputs_is_served_through_the_runtime(tmp_path: Pat
     served = ServedModel.load(registry, "models:/ints/1")
     assert served.kernel is None and served.columns is None
     registry.db.dispose()
+
+
+def test_lone_requests_skip_the_queue_and_concurrent_ones_still_batch(
+    compiled: Compiled,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    batcher = compiled.plane.batchers["forest"]
+    calls, rows = batcher.stats.calls, batcher.stats.rows
+    url = f"{compiled.url}/v1/models/forest/predict"
+    row = dict(zip(COLUMNS, [0.1] * len(COLUMNS), strict=True))
+    for _ in range(5):  # one at a time: answered at once
+        assert compiled.client.post(url, json={"instances": [row]}).status_code == 200
+    assert batcher._task is None  # the batching task was never needed
+    assert compiled.plane.waiting == 0
+
+    def client(_: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            for _ in range(15):
+                assert http.post(url, json={"instances": [row]}).status_code == 200
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(client, range(16)))
+    assert batcher.stats.rows - rows == 5 + 16 * 15
+    assert batcher.stats.calls - calls < 5 + 16 * 15  # requests that met were batched
+    assert compiled.plane.waiting == 0

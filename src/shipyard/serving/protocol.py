@@ -14,6 +14,7 @@ in-flight exchange offers the attributes its code reads from a request/response 
 
 from __future__ import annotations
 
+import asyncio
 import http
 from typing import Any
 
@@ -159,20 +160,22 @@ class LaneProtocol(HttpToolsProtocol):
         assert lane is not None
         plane = lane.plane
         plane.waiting = (plane.waiting or 0) + 1  # answered at once when it is the only one
+
+        def done(task: asyncio.Task[None]) -> None:
+            plane.waiting = (plane.waiting or 1) - 1
+            self.tasks.discard(task)
+
         task = self.loop.create_task(self._answer(exchange))
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(done)
         self.tasks.add(task)
 
     async def _answer(self, exchange: _Exchange) -> None:
         lane = _lane_of(self.app)
         assert lane is not None
         raw = exchange.error if exchange.error is not None else exchange.body
-        try:
-            status, payload, rid = await lane.respond(
-                exchange.route, exchange.model, exchange.version, raw, exchange.request_id
-            )
-        finally:
-            lane.plane.waiting = (lane.plane.waiting or 1) - 1
+        status, payload, rid = await lane.respond(
+            exchange.route, exchange.model, exchange.version, raw, exchange.request_id
+        )
         if exchange.disconnected:
             exchange.response_complete = True
             return

@@ -103,6 +103,10 @@ class VersionNotFoundError(NotFoundError):
     pass
 
 
+class EndpointNotFoundError(NotFoundError):
+    """No endpoint (or no such revision of it) by that name."""
+
+
 class AliasNotFoundError(NotFoundError):
     pass
 

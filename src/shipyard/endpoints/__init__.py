@@ -1,5 +1,6 @@
 """Endpoints: named online deployments with a traffic policy, their revisions and rollouts."""
 
 from shipyard.endpoints.policy import TrafficPolicy, Variant, bucket, combine
+from shipyard.endpoints.service import Endpoint, Endpoints, Revision
 
-__all__ = ["TrafficPolicy", "Variant", "bucket", "combine"]
+__all__ = ["Endpoint", "Endpoints", "Revision", "TrafficPolicy", "Variant", "bucket", "combine"]

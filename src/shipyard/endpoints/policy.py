@@ -153,9 +153,10 @@ class TrafficPolicy(BaseModel):
             raise
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"]) or "policy"
+            where = ".".join(str(p) for p in error["loc"])
             message = str(error["msg"]).removeprefix("Value error, ")
-            raise InvalidInputError(f"traffic policy {where}: {message}") from None
+            prefix = f"traffic policy {where}" if where else "traffic policy"
+            raise InvalidInputError(f"{prefix}: {message}") from None
 
     @property
     def models(self) -> list[str]:

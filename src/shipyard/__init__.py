@@ -5,6 +5,7 @@ from importlib.metadata import version as _version
 
 from shipyard.api import delete_alias, get_registry, load_model, register_model, set_alias
 from shipyard.config import Settings
+from shipyard.endpoints import Endpoints, TrafficPolicy
 from shipyard.errors import ShipyardError, SignatureError
 from shipyard.registry import Alias, LoadedModel, Model, ModelVersion, Registry
 from shipyard.runtimes.pyfunc import PythonModel
@@ -17,6 +18,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Alias",
+    "Endpoints",
     "LoadedModel",
     "Model",
     "ModelVersion",
@@ -26,6 +28,7 @@ __all__ = [
     "ShipyardError",
     "Signature",
     "SignatureError",
+    "TrafficPolicy",
     "__version__",
     "delete_alias",
     "get_registry",

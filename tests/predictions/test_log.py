@@ -135,3 +135,31 @@ def test_float_matrices_and_frames_mix_in_one_flush(tmp_path: Path) -> None:
         writer.append(
             request_id="x", inputs=np.ones((1, 2)), predictions=None, probabilities=None, **common
         )
+
+
+def test_mixed_outputs_and_a_failing_group_lose_nothing_else(tmp_path: Path) -> None:
+    writer = PredictionLogWriter(tmp_path, flush_interval=60)
+    common = {"version": 1, "protocol": "v1", "latency_ms": 0.1, "probabilities": None}
+    frame = pd.DataFrame({"x": [1.0]})
+    writer.append(model="m", request_id="int", inputs=frame, predictions=np.array([1]), **common)
+    writer.append(  # a fallback model's answer: another label type, logged apart
+        model="m",
+        request_id="fallback",
+        inputs=frame,
+        predictions=np.array(["unknown"], dtype=object),
+        fallback=True,
+        **common,
+    )
+    writer.append(  # two outputs per row
+        model="multi", request_id="2d", inputs=frame, predictions=np.array([[1.0, 2.0]]), **common
+    )
+    (tmp_path / "model=broken").write_text("a file where a directory should be")
+    writer.append(
+        model="broken", request_id="lost", inputs=frame, predictions=np.array([0]), **common
+    )
+    assert writer.flush() == 3  # the broken group fails alone
+    logged = read_predictions(tmp_path, model="m").set_index("request_id")
+    assert logged.loc["int", "prediction"] == 1 and not logged.loc["int", "fallback"]
+    assert logged.loc["fallback", "prediction"] == "unknown" and logged.loc["fallback", "fallback"]
+    multi = read_predictions(tmp_path, model="multi")
+    assert list(multi["prediction"][0]) == [1.0, 2.0]

@@ -115,6 +115,8 @@ def test_unknown_models_other_orders_and_several_outputs_get_no_kernel() -> None
     two_targets = np.stack([_value(), -_value()], axis=1)
     assert SklearnRuntime(DecisionTreeRegressor().fit(TRAIN, two_targets)).compile(COLUMNS) is None
     assert SklearnRuntime(MultiOutputRegressor(DecisionTreeRegressor())).compile(COLUMNS) is None
+    threaded = _fitted("forest-binary").set_params(n_jobs=2)  # sums trees in thread order
+    assert SklearnRuntime(threaded).compile(COLUMNS) is None
     model = _fitted("logistic-binary")
     assert SklearnRuntime(model).compile(COLUMNS[::-1]) is None  # columns in another order
     assert SklearnRuntime(model).compile(COLUMNS[:-1]) is None  # another width

@@ -223,3 +223,26 @@ def test_a_failure_on_the_direct_path_reaches_its_caller() -> None:
         await batcher.close()
 
     asyncio.run(scenario())
+
+
+def test_rows_that_cannot_be_merged_fail_their_callers_and_batching_goes_on() -> None:
+    def concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+        if any("bad" in p for p in parts):
+            raise ValueError("cannot merge these rows")
+        return pd.concat(parts, ignore_index=True)
+
+    async def scenario() -> list[object]:
+        batcher = AdaptiveBatcher(doubled, concat=concat)
+        first = await asyncio.gather(
+            batcher.predict(pd.DataFrame({"x": [1.0]})),
+            batcher.predict(pd.DataFrame({"x": [2.0], "bad": [1]})),
+            return_exceptions=True,
+        )
+        later = await batcher.predict(pd.DataFrame({"x": [3.0]}))  # the batcher still runs
+        await batcher.close()
+        return [*first, later]
+
+    one, two, later = asyncio.run(scenario())
+    assert isinstance(one, Prediction) and one.predictions.tolist() == [2.0]  # retried alone
+    assert isinstance(two, Prediction) and two.predictions.tolist() == [4.0]
+    assert isinstance(later, Prediction) and later.predictions.tolist() == [6.0]

@@ -206,3 +206,16 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading(served: Serv
     )
     answers = _raw_exchange(port, head + b'{"instances": [', 1)
     assert answers and answers[0].startswith(b"HTTP/1.1 413")
+
+
+def test_a_request_id_that_could_forge_headers_is_refused(served: Served) -> None:
+    import orjson
+
+    port = int(served.url.rsplit(":", 1)[1])
+    path = "/v1/models/credit/predict"
+    for rid in ("a\r\nset-cookie: evil=1", "a\nb", "caf\u00e9"):
+        body = {"id": rid, "instances": [_row(served)]}
+        (answer,) = _raw_exchange(port, _post(path, orjson.dumps(body)), 1)
+        assert answer.startswith(b"HTTP/1.1 4"), answer
+        assert b"set-cookie" not in answer.split(b"\r\n\r\n")[0]
+        assert b"printable ASCII" in answer

@@ -12,6 +12,7 @@ reader never sees half a file. ``close()`` flushes what is left; after a crash
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -47,6 +48,8 @@ class _Entry(NamedTuple):
     error: str | None
     total: int
 
+
+log = logging.getLogger("shipyard.predictions")
 
 _DICTIONARY = ["model", "protocol", "error"]
 
@@ -126,7 +129,10 @@ class PredictionLogWriter:
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # keep writing later predictions whatever happened
+                log.exception("prediction log: a flush failed")
 
     def flush(self) -> int:
         """Write everything queued so far; returns the number of rows written."""
@@ -134,18 +140,27 @@ class PredictionLogWriter:
             entries, self._buffer = self._buffer, []
         written = 0
         for (model, day), group in _groups(entries):
-            table = _table(group)
-            directory = self.root / f"model={model}" / f"date={day}"
-            directory.mkdir(parents=True, exist_ok=True)
-            name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-            tmp = directory / f".{name}.tmp"
-            # Dictionary-encode only the few-valued text columns: on floats and ids it costs
-            # most of the write (and makes the file larger).
-            pq.write_table(table, tmp, use_dictionary=_DICTIONARY)
-            tmp.rename(directory / name)
-            written += table.num_rows
+            try:
+                written += self._write(model, day, group)
+            except Exception:  # one group's failure must not cost the others
+                log.exception(
+                    "prediction log: could not write a group",
+                    extra={"model": model, "date": day, "rows": sum(group.total)},
+                )
         self.rows_written += written
         return written
+
+    def _write(self, model: str, day: str, group: Any) -> int:
+        table = _table(group)
+        directory = self.root / f"model={model}" / f"date={day}"
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = directory / f".{name}.tmp"
+        # Dictionary-encode only the few-valued text columns: on floats and ids it costs
+        # most of the write (and makes the file larger).
+        pq.write_table(table, tmp, use_dictionary=_DICTIONARY)
+        tmp.rename(directory / name)
+        return int(table.num_rows)
 
     def close(self) -> None:
         """Stop the background writer and write what is left."""
@@ -162,15 +177,20 @@ def _groups(entries: list[tuple[Any, ...]]) -> list[tuple[tuple[str, str], Any]]
     if field is None:
         return []
     first, last = min(field.at), max(field.at)
-    if len(set(field.model)) == 1 and len(set(field.version)) == 1:
+    if (
+        len(set(field.model)) == 1
+        and len(set(field.version)) == 1
+        and len(set(field.fallback)) == 1
+    ):
         if int(first // 86400) == int(last // 86400):
             return [((field.model[0], _day(first)), field)]
-    grouped: dict[tuple[str, int, int | None], list[tuple[Any, ...]]] = defaultdict(list)
-    for entry in entries:
-        grouped[(entry[1], int(entry[0] // 86400), entry[2])].append(entry)
+    grouped: dict[tuple[str, int, int | None, bool], list[tuple[Any, ...]]] = defaultdict(list)
+    fallback = _Entry._fields.index("fallback")
+    for entry in entries:  # a fallback's answers (another model's) go in files of their own
+        grouped[(entry[1], int(entry[0] // 86400), entry[2], entry[fallback])].append(entry)
     return [
         ((model, _day(group[0][0])), _Entry._make(zip(*group, strict=True)))
-        for (model, _, _), group in grouped.items()
+        for (model, _, _, _), group in grouped.items()
     ]
 
 
@@ -228,18 +248,24 @@ def _outputs(
     """Predictions (``listed=None``) or probabilities (lists of ``listed``) of every entry;
     an entry without them (an error) gets nulls."""
     if all(v is not None for v in values):
-        matrix = np.concatenate(values)
-        if listed is not None and matrix.ndim == 2:
-            offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
-            return pa.ListArray.from_arrays(
-                pa.array(offsets), pa.array(matrix.reshape(-1).astype(np.float64))
-            )
-        if listed is None and matrix.dtype.kind in "biuf":
-            return pa.array(matrix)
+        try:
+            matrix = np.concatenate(values)
+            if listed is not None and matrix.ndim == 2:
+                offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
+                return pa.ListArray.from_arrays(
+                    pa.array(offsets), pa.array(matrix.reshape(-1).astype(np.float64))
+                )
+            if listed is None and matrix.ndim == 1 and matrix.dtype.kind in "biuf":
+                return pa.array(matrix)
+        except (ValueError, TypeError, pa.ArrowException):
+            pass  # shapes or types differ between entries: value by value below
     parts: list[Any] = []
     for value, n in zip(values, rows, strict=True):
-        parts.extend([None] * n if value is None else value.tolist())
-    return pa.array(parts, type=None if listed is None else pa.list_(listed))
+        parts.extend([None] * n if value is None else np.asarray(value).tolist())
+    try:
+        return pa.array(parts, type=None if listed is None else pa.list_(listed))
+    except (ValueError, TypeError, pa.ArrowException):  # mixed kinds: kept, as text
+        return pa.array([None if p is None else str(p) for p in parts], type=pa.string())
 
 
 def _inputs(inputs: tuple[Any, ...], names: tuple[tuple[str, ...] | None, ...]) -> pa.StructArray:

@@ -57,6 +57,8 @@ def compile_sklearn(model: Any, columns: Sequence[str]) -> Kernel | None:
     if kind in _TREES:
         return _trees(model, [model], forest=False)
     if kind in _FORESTS:
+        if getattr(model, "n_jobs", None) not in (None, 1):
+            return None  # scikit-learn sums its trees in thread order: no fixed answer to match
         return _trees(model, list(model.estimators_), forest=True)
     return None
 

@@ -177,8 +177,8 @@ class AdaptiveBatcher:
                 continue
             self._busy = True
             sizes = [len(p.frame) for p in live]
-            frame = live[0].frame if len(live) == 1 else self.concat([p.frame for p in live])
             try:
+                frame = live[0].frame if len(live) == 1 else self.concat([p.frame for p in live])
                 result = await self._call(loop, frame)
                 parts = _split(result, sizes)
                 self._report(frame, result, live, parts)

@@ -139,8 +139,9 @@ class InferenceLane:
             else:
                 result = await plane.infer_v2(name, version, body, rid)
                 rid, served_version = result["id"], result["model_version"]
+            payload = orjson.dumps(result, option=JSON_OPTIONS)
             status = 200
-            return status, orjson.dumps(result, option=JSON_OPTIONS), rid
+            return status, payload, rid
         except ShipyardError as exc:
             status = exc.status_code
             return status, error_body(exc.message), rid

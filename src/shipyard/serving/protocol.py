@@ -176,6 +176,8 @@ class LaneProtocol(HttpToolsProtocol):
         status, payload, rid = await lane.respond(
             exchange.route, exchange.model, exchange.version, raw, exchange.request_id
         )
+        if self.flow.write_paused and not exchange.disconnected:
+            await self.flow.drain()  # the client reads slowly: wait, as uvicorn's send does
         if exchange.disconnected:
             exchange.response_complete = True
             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,13 +36,19 @@ def _expect_object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+
+
 def request_id(body: dict[str, Any], header: str | None = None) -> str:
     """The caller's request id (``X-Request-ID`` header, or V2's ``id``), or a new one."""
     given = header or body.get("id")
     if given is None:
         return f"{random.getrandbits(128):032x}"  # as unique as uuid4().hex, and cheaper
-    if not isinstance(given, str) or not 0 < len(given) <= 128:
-        raise InvalidInputError("id must be a string of 1 to 128 characters")
+    if not isinstance(given, str) or not 0 < len(given) <= 128 or not _PRINTABLE.fullmatch(given):
+        raise InvalidInputError(
+            "id (or X-Request-ID) must be 1 to 128 printable ASCII characters; it is sent "
+            "back as a header"
+        )
     return given
 
 

@@ -51,11 +51,40 @@ class Comparison:
     """How many more than the smaller variant has now."""
 
 
-def _winner(difference: float, significant: bool, better: Better) -> Literal["a", "b"] | None:
-    if not significant or difference == 0:
-        return None
-    b_is_better = difference > 0 if better == "higher" else difference < 0
-    return "b" if b_is_better else "a"
+def _comparison(
+    test: str,
+    values: tuple[float, float],
+    sizes: tuple[int, int],
+    statistic: float,
+    p_value: float,
+    half_width: float,
+    alpha: float,
+    better: Better,
+    needed: int | None,
+) -> Comparison:
+    difference = values[1] - values[0]
+    significant = p_value < alpha
+    winner: Literal["a", "b"] | None = None
+    if significant and difference != 0:
+        b_is_better = difference > 0 if better == "higher" else difference < 0
+        winner = "b" if b_is_better else "a"
+    return Comparison(
+        test=test,
+        a=values[0],
+        b=values[1],
+        n_a=sizes[0],
+        n_b=sizes[1],
+        difference=difference,
+        ci_low=difference - half_width,
+        ci_high=difference + half_width,
+        statistic=statistic,
+        p_value=p_value,
+        alpha=alpha,
+        significant=significant,
+        winner=winner,
+        needed_per_variant=needed,
+        more_needed=None if needed is None else max(needed - min(sizes), 0),
+    )
 
 
 def _check(alpha: float, power: float) -> None:
@@ -97,22 +126,16 @@ def compare_rates(
             p_a * (1 - p_a) + p_b * (1 - p_b)
         )
         needed = math.ceil((numerator / difference) ** 2)
-    return Comparison(
-        test="two-proportion z-test",
-        a=p_a,
-        b=p_b,
-        n_a=n_a,
-        n_b=n_b,
-        difference=difference,
-        ci_low=difference - z_crit * se,
-        ci_high=difference + z_crit * se,
-        statistic=z,
-        p_value=p_value,
-        alpha=alpha,
-        significant=significant,
-        winner=_winner(difference, significant, better),
-        needed_per_variant=needed,
-        more_needed=None if needed is None else max(needed - min(n_a, n_b), 0),
+    return _comparison(
+        "two-proportion z-test",
+        (p_a, p_b),
+        (n_a, n_b),
+        z,
+        p_value,
+        z_crit * se,
+        alpha,
+        better,
+        needed,
     )
 
 
@@ -148,20 +171,14 @@ def compare_means(
     if not significant and difference != 0:
         z = float(stats.norm.isf(alpha / 2) + stats.norm.isf(1 - power))
         needed = math.ceil(z**2 * (var_a + var_b) / difference**2)
-    return Comparison(
-        test="Welch's t-test",
-        a=mean_a,
-        b=mean_b,
-        n_a=len(x),
-        n_b=len(y),
-        difference=difference,
-        ci_low=difference - t_crit * se,
-        ci_high=difference + t_crit * se,
-        statistic=t,
-        p_value=p_value,
-        alpha=alpha,
-        significant=significant,
-        winner=_winner(difference, significant, better),
-        needed_per_variant=needed,
-        more_needed=None if needed is None else max(needed - min(len(x), len(y)), 0),
+    return _comparison(
+        "Welch's t-test",
+        (mean_a, mean_b),
+        (len(x), len(y)),
+        t,
+        p_value,
+        t_crit * se,
+        alpha,
+        better,
+        needed,
     )

@@ -90,6 +90,14 @@ def _lane_of(app: Any) -> InferenceLane | None:
 class LaneProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; inference requests go straight to the lane."""
 
+    _found: tuple[InferenceLane | None] | None = None
+
+    def _lane(self) -> InferenceLane | None:
+        """The application's lane, looked up once per connection."""
+        if self._found is None:
+            self._found = (_lane_of(self.app),)
+        return self._found[0]
+
     def on_headers_complete(self) -> None:
         exchange = self._exchange()
         if exchange is None:
@@ -101,7 +109,7 @@ class LaneProtocol(HttpToolsProtocol):
             self._start(exchange)
 
     def _exchange(self) -> _Exchange | None:
-        lane = _lane_of(self.app)
+        lane = self._lane()
         if (
             lane is None
             or self.root_path
@@ -137,7 +145,7 @@ class LaneProtocol(HttpToolsProtocol):
             return
         if exchange.error is not None:
             return
-        lane = _lane_of(self.app)
+        lane = self._lane()
         assert lane is not None
         if len(exchange.body) + len(body) > lane.limit:
             exchange.error = lane.too_large()
@@ -156,7 +164,7 @@ class LaneProtocol(HttpToolsProtocol):
         if exchange.started:
             return
         exchange.started = True
-        lane = _lane_of(self.app)
+        lane = self._lane()
         assert lane is not None
         plane = lane.plane
         plane.waiting = (plane.waiting or 0) + 1  # answered at once when it is the only one
@@ -170,7 +178,7 @@ class LaneProtocol(HttpToolsProtocol):
         self.tasks.add(task)
 
     async def _answer(self, exchange: _Exchange) -> None:
-        lane = _lane_of(self.app)
+        lane = self._lane()
         assert lane is not None
         raw = exchange.error if exchange.error is not None else exchange.body
         status, payload, rid = await lane.respond(

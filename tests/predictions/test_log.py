@@ -163,3 +163,46 @@ def test_mixed_outputs_and_a_failing_group_lose_nothing_else(tmp_path: Path) -> 
     assert logged.loc["fallback", "prediction"] == "unknown" and logged.loc["fallback", "fallback"]
     multi = read_predictions(tmp_path, model="multi")
     assert list(multi["prediction"][0]) == [1.0, 2.0]
+
+
+def test_routes_name_endpoint_revision_variant_and_shadow(tmp_path: Path) -> None:
+    from shipyard.predictions import Route
+
+    writer = PredictionLogWriter(tmp_path, flush_interval=60)
+    matrix = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    writer.append_batch(  # one model call: a request through an endpoint, one straight
+        model="m",
+        version=2,
+        request_ids=["a", "b"],
+        protocols=["v1", "v1"],
+        latencies_ms=[1.0, 2.0],
+        rows=[2, 1],
+        inputs=matrix,
+        predictions=np.array([0, 1, 1]),
+        probabilities=None,
+        columns=("x", "y"),
+        routes=[Route("shop", 3, "challenger"), None],
+    )
+    writer.append(
+        model="m",
+        version=1,
+        request_id="a",
+        protocol="v1",
+        inputs=matrix[:2],
+        columns=("x", "y"),
+        predictions=np.array([0, 0]),
+        probabilities=None,
+        latency_ms=0.5,
+        route=Route("shop", 3, "m-1", shadow=True),
+    )
+    assert writer.flush() == 5
+    frame = read_predictions(tmp_path, model="m")
+    by_version = frame.sort_values(["version", "request_id", "row"])
+    assert by_version["endpoint"].tolist()[:4] == ["shop"] * 4
+    assert by_version["endpoint"].isna().tolist() == [False] * 4 + [True]
+    assert by_version["revision"].tolist()[:4] == [3, 3, 3, 3]
+    assert by_version["variant"].tolist()[:4] == ["m-1", "m-1", "challenger", "challenger"]
+    assert by_version["shadow"].tolist() == [True, True, False, False, False]
+    shop = read_predictions(tmp_path, endpoint="shop")
+    assert len(shop) == 4 and set(shop["request_id"]) == {"a"}
+    assert read_predictions(tmp_path, endpoint="other").empty

@@ -29,6 +29,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+class Route(NamedTuple):
+    """Where a request came in through an endpoint: the endpoint, its revision serving
+    then, the variant that answered (or the shadow version's name) and whether this is a
+    shadow's copy (logged, never returned)."""
+
+    endpoint: str
+    revision: int
+    variant: str
+    shadow: bool = False
+
+
 class _Entry(NamedTuple):
     """One model call's requests, rows and outputs, as handed over (a tuple: cheap to
     make). The per-request fields hold one value per request, in row order."""
@@ -47,11 +58,12 @@ class _Entry(NamedTuple):
     fallback: bool
     error: str | None
     total: int
+    routes: Sequence[Route | None]
 
 
 log = logging.getLogger("shipyard.predictions")
 
-_DICTIONARY = ["model", "protocol", "error"]
+_DICTIONARY = ["model", "protocol", "error", "endpoint", "variant"]
 
 
 def _day(at: float) -> str:
@@ -91,15 +103,17 @@ class PredictionLogWriter:
         fallback: bool = False,
         error: str | None = None,
         columns: tuple[str, ...] | None = None,
+        route: Route | None = None,
     ) -> None:
         """Queue one request's rows and outputs (cheap; written later). ``inputs`` is a
-        DataFrame, or a float matrix whose column names are ``columns``."""
+        DataFrame, or a float matrix whose column names are ``columns``; ``route`` says
+        which endpoint the request came through, if any."""
         if columns is None and isinstance(inputs, np.ndarray):
             raise ValueError("a matrix of inputs needs its column names")
         rows = len(inputs)
         entry: tuple[Any, ...] = (time.time(), model, version, (request_id,), (protocol,))
         entry += ((latency_ms,), (rows,), inputs, columns, predictions, probabilities)
-        entry += (fallback, error, rows)
+        entry += (fallback, error, rows, (route,))
         with self._lock:
             self._buffer.append(entry)
 
@@ -116,14 +130,16 @@ class PredictionLogWriter:
         predictions: np.ndarray[Any, Any],
         probabilities: np.ndarray[Any, Any] | None,
         columns: tuple[str, ...] | None = None,
+        routes: Sequence[Route | None] | None = None,
     ) -> None:
         """Queue the requests one model call answered together, as one entry: their rows
-        in order (``rows[i]`` of them for request ``i``) and the call's outputs."""
+        in order (``rows[i]`` of them for request ``i``), the call's outputs and, per
+        request, the endpoint route it came through (``None``: straight to the model)."""
         if columns is None and isinstance(inputs, np.ndarray):
             raise ValueError("a matrix of inputs needs its column names")
         entry: tuple[Any, ...] = (time.time(), model, version, request_ids, protocols)
         entry += (latencies_ms, rows, inputs, columns, predictions, probabilities)
-        entry += (False, None, len(inputs))
+        entry += (False, None, len(inputs), routes or (None,) * len(request_ids))
         with self._lock:
             self._buffer.append(entry)
 
@@ -234,12 +250,38 @@ def _table(field: Any) -> pa.Table:
         "latency_ms": per_request(field.latencies, pa.float64()),
         "fallback": per_entry(field.fallback, pa.bool_()),
         "error": per_entry(field.error, pa.string()),
+        **_routes(field.routes, onto_rows),
         "prediction": _outputs(field.predictions, field.total, None),
     }
     if any(p is not None for p in field.probabilities):
         columns["probabilities"] = _outputs(field.probabilities, field.total, pa.float64())
     columns["inputs"] = _inputs(field.inputs, field.columns)
     return pa.table(columns)
+
+
+_NO_ROUTE = Route(None, None, None, False)  # type: ignore[arg-type]
+
+
+def _routes(routes: tuple[Sequence[Route | None], ...], onto_rows: Any) -> dict[str, pa.Array]:
+    """The ``endpoint``, ``revision``, ``variant`` and ``shadow`` columns: null (and not
+    a shadow) for requests sent straight to a model."""
+    flat = list(chain.from_iterable(routes))
+    if not any(flat):
+        count = len(flat)
+        nulls = {
+            "endpoint": pa.nulls(count, pa.string()),
+            "revision": pa.nulls(count, pa.int64()),
+            "variant": pa.nulls(count, pa.string()),
+            "shadow": pa.array(np.zeros(count, dtype=bool)),
+        }
+        return {name: onto_rows(array) for name, array in nulls.items()}
+    endpoint, revision, variant, shadow = zip(*(r or _NO_ROUTE for r in flat), strict=True)
+    return {
+        "endpoint": onto_rows(pa.array(endpoint, type=pa.string())),
+        "revision": onto_rows(pa.array(revision, type=pa.int64())),
+        "variant": onto_rows(pa.array(variant, type=pa.string())),
+        "shadow": onto_rows(pa.array(shadow, type=pa.bool_())),
+    }
 
 
 def _outputs(
@@ -292,11 +334,13 @@ def read_predictions(
     root: Path,
     *,
     model: str | None = None,
+    endpoint: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pd.DataFrame:
-    """Logged predictions (all, or of one model) with ``start <= time < end``, oldest first;
-    the ``inputs`` struct is flattened into ``inputs.<column>`` columns."""
+    """Logged predictions (all, of one model, or of the requests that came through one
+    endpoint, shadows' copies included) with ``start <= time < end``, oldest first; the
+    ``inputs`` struct is flattened into ``inputs.<column>`` columns."""
     root = Path(root)
     pattern = f"model={model}/date=*/part-*.parquet" if model else "model=*/date=*/part-*.parquet"
     files = sorted(root.glob(pattern))
@@ -315,6 +359,10 @@ def read_predictions(
     # label prediction against a numeric one: pandas holds such a mix, Arrow would refuse.
     frames = [pq.read_table(f).flatten().to_pandas() for f in files]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if endpoint is not None:
+        if "endpoint" not in frame:
+            return pd.DataFrame()
+        frame = frame[frame["endpoint"] == endpoint]
     if start is not None:
         frame = frame[frame["time"] >= pd.Timestamp(start)]
     if end is not None:

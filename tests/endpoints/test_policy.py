@@ -147,6 +147,10 @@ def test_an_ab_request_without_its_key_is_told_what_to_send() -> None:
             "x: Extra inputs are not permitted",
         ),
         ({"kind": "canary", "variants": []}, "kind: Input should be"),
+        (
+            {"kind": "single", "variants": [{"name": "a", "model": "models:/m/1"}], "mirror": True},
+            "only a split or ab policy mirrors",
+        ),
     ],
 )
 def test_bad_policies_name_the_field(data: dict[str, Any], message: str) -> None:

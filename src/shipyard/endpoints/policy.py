@@ -12,7 +12,11 @@ plane applies per request:
   probabilities (or of values, for regressors), majority ``vote`` of labels, or
   ``weighted`` mean;
 
-and, with any of them, ``shadows`` (versions that get a copy of each request, whose
+With ``split`` and ``ab``, ``mirror`` also sends each request, as a shadow, to every
+variant that did not answer it, so variants can be compared on the same requests (a
+rollout does this to measure agreement).
+
+And, with any of them, ``shadows`` (versions that get a copy of each request, whose
 answers are logged but never returned) and a ``fallback`` (a model URI or a fixed JSON
 answer, as in ``shipyard serve --fallback``).
 
@@ -104,6 +108,7 @@ class TrafficPolicy(BaseModel):
     sticky: StickyKey | None = None
     method: EnsembleMethod | None = None
     shadows: list[str] = Field(default_factory=list)
+    mirror: bool = False
     fallback: str | None = None
 
     @field_validator("shadows")
@@ -133,6 +138,8 @@ class TrafficPolicy(BaseModel):
             raise ValueError("an ab policy needs a sticky key: a header or a column")
         if self.kind != "ab" and self.sticky is not None:
             raise ValueError("only an ab policy has a sticky key")
+        if self.mirror and self.kind not in ("split", "ab"):
+            raise ValueError("only a split or ab policy mirrors requests to its variants")
         if self.kind == "ensemble":
             if len(self.variants) < 2:
                 raise ValueError("an ensemble has at least two members")

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     """Comma-separated model URIs the data plane serves (``shipyard serve`` sets it for
     its worker processes), e.g. ``models:/fraud@champion``."""
 
+    endpoints: str | None = None
+    """Comma-separated endpoint names the data plane serves, each at its current revision
+    (``shipyard serve ENDPOINT`` sets it), or ``*`` for every endpoint, including those
+    created later (what ``shipyard server`` serves)."""
+
     max_batch_size: int = Field(default=64, ge=1)
     """Most rows the data plane merges into one model call (adaptive batching)."""
 
@@ -97,8 +102,9 @@ class Settings(BaseSettings):
     server (every waiting client is already in the batch)."""
 
     follow_interval_s: float = Field(default=2.0, gt=0, le=3_600)
-    """How often the data plane checks whether a served alias moved (seconds); when it has,
-    the new version is loaded in the background and swapped in without dropping a request."""
+    """How often the data plane checks whether a served alias moved or a served endpoint
+    has a new current revision (seconds); when so, the new versions are loaded in the
+    background and swapped in without dropping a request."""
 
     request_timeout_ms: float = Field(default=30_000, gt=0)
     """How long one inference request may take before the fallback answers (or 504)."""

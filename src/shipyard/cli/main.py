@@ -36,7 +36,9 @@ def quickstart() -> None:
 @app.command("serve")
 def serve_command(
     target: str = typer.Argument(
-        ..., help="models:/NAME@ALIAS or models:/NAME/VERSION (comma-separate several)."
+        ...,
+        help="An endpoint's name (served at its current revision, followed as it changes), "
+        "models:/NAME@ALIAS or models:/NAME/VERSION; comma-separate several.",
     ),
     host: str = typer.Option(None, help="Address to bind (default: SHIPYARD_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
@@ -62,7 +64,7 @@ def serve_command(
         "max_wait_ms, request_timeout_ms, fallback (repeatable).",
     ),
 ) -> None:
-    """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
+    """Serve endpoints and models over HTTP: Open Inference Protocol V2 and plain JSON."""
     from shipyard.cli.serve import serve
 
     serve(

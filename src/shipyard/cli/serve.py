@@ -34,10 +34,25 @@ def serve(
     from shipyard.serving.protocol import LaneProtocol
 
     settings = Settings()
-    uris = parse_targets(target)
+    parts = [part.strip() for part in target.split(",") if part.strip()]
+    names = [part for part in parts if not part.startswith("models:/")]
+    models = ",".join(part for part in parts if part.startswith("models:/"))
+    uris = parse_targets(models) if models or not names else []
     for uri in uris:  # fail fast, in one line, before any worker starts
         version = registry().resolve(uri)
         console.print(f"serving {uri} (version {version.version}, {version.flavor})")
+    if names:
+        from shipyard.cli.endpoints import service
+
+        endpoints = service()
+        for name in dict.fromkeys(names):
+            current = endpoints.get_endpoint(name).current
+            models_text = ", ".join(v.model for v in current.policy.variants)
+            console.print(
+                f"serving endpoint {name} at revision {current.revision} "
+                f"({current.policy.kind}: {models_text})"
+            )
+        os.environ["SHIPYARD_ENDPOINTS"] = ",".join(dict.fromkeys(names))
     # Each worker process builds its app from Settings: hand the choices over through them.
     os.environ["SHIPYARD_SERVE"] = ",".join(str(uri) for uri in uris)
     if max_batch_size is not None:

@@ -226,6 +226,19 @@ class Endpoints(RegistryCore):
             found = s.scalars(select(EndpointRow).order_by(EndpointRow.name)).all()
             return [self._endpoint(s, row) for row in found]
 
+    def current_revisions(self, names: list[str] | None = None) -> dict[str, Revision]:
+        """The current revision of each endpoint (all, or those named that exist), by
+        name: one query, as the data plane asks every few seconds."""
+        with self.db.session() as s:
+            query = select(EndpointRow.name, EndpointRevisionRow).join(
+                EndpointRevisionRow,
+                (EndpointRevisionRow.endpoint_id == EndpointRow.id)
+                & (EndpointRevisionRow.revision == EndpointRow.current_revision),
+            )
+            if names is not None:
+                query = query.where(EndpointRow.name.in_(names))
+            return {name: _revision(name, row) for name, row in s.execute(query).all()}
+
     def list_revisions(self, name: str) -> list[Revision]:
         """Every revision of an endpoint, oldest first."""
         with self.db.session() as s:

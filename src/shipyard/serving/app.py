@@ -104,13 +104,15 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     settings = settings or Settings()
     logs.configure(settings.log_level)
     if plane is None:
-        if not settings.serve:
+        if not settings.serve and not settings.endpoints:
             raise InvalidInputError(
-                "nothing to serve; run shipyard serve models:/NAME@ALIAS (or set SHIPYARD_SERVE)"
+                "nothing to serve; run shipyard serve ENDPOINT or shipyard serve "
+                "models:/NAME@ALIAS (or set SHIPYARD_ENDPOINTS or SHIPYARD_SERVE)"
             )
         plane = DataPlane(
             Registry.from_settings(settings),
-            parse_targets(settings.serve),
+            parse_targets(settings.serve) if settings.serve else [],
+            endpoints=[e.strip() for e in (settings.endpoints or "").split(",") if e.strip()],
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,
             timeout_s=settings.request_timeout_ms / 1000,
@@ -133,7 +135,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not data_plane.models:
+        if not data_plane.models and not data_plane.routes:
             data_plane.start()
         if data_plane.prediction_log is not None:
             data_plane.prediction_log.start()
@@ -144,6 +146,15 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
                     "uri": str(served.uri),
                     "version": served.version,
                     "load_seconds": round(served.load_seconds, 3),
+                },
+            )
+        for route in data_plane.routes.values():
+            log.info(
+                "serving endpoint",
+                extra={
+                    "endpoint": route.name,
+                    "revision": route.revision,
+                    "kind": route.policy.kind,
                 },
             )
         follower = asyncio.get_running_loop().create_task(data_plane.follow(follow_seconds))
@@ -226,7 +237,9 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     metrics = data_plane.metrics
     lane = app.lane = InferenceLane(data_plane, limit)
 
-    async def answer(protocol: str, name: str, version: str | None, request: Request) -> Response:
+    async def answer(
+        protocol: str, name: str, version: str | None, request: Request, endpoint: bool = False
+    ) -> Response:
         status, body, rid = await lane.answer(
             protocol,
             name,
@@ -234,6 +247,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             request.receive,
             request.headers.get("content-length"),
             request.headers.get("x-request-id"),
+            request.headers.raw if endpoint else None,
         )
         return _raw(body, status, rid)
 
@@ -248,6 +262,23 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     @app.post("/v1/models/{name}/predict", openapi_extra=_V1_BODY)
     async def predict(name: str, request: Request) -> Response:
         return await answer("v1", name, None, request)
+
+    @app.post("/v1/endpoints/{name}/predict", openapi_extra=_V1_BODY)
+    async def predict_endpoint(name: str, request: Request) -> Response:
+        return await answer("v1e", name, None, request, endpoint=True)
+
+    @app.post("/v2/endpoints/{name}/infer", openapi_extra=_V2_BODY)
+    async def infer_endpoint(name: str, request: Request) -> Response:
+        return await answer("v2e", name, None, request, endpoint=True)
+
+    @app.get("/v1/endpoints/{name}")
+    async def endpoint_metadata(name: str) -> Response:
+        return _json(data_plane.route(name).metadata())
+
+    @app.get("/v1/endpoints/{name}/ready")
+    async def endpoint_ready(name: str) -> Response:
+        ok = data_plane.route(name).ready
+        return _json({"name": name, "ready": ok}, 200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,13 +15,19 @@ import orjson
 
 from shipyard import __version__
 from shipyard.config import ModelServing
+from shipyard.endpoints.policy import combine
+from shipyard.endpoints.service import Endpoints, Revision
 from shipyard.errors import (
+    CircuitOpenError,
+    EndpointNotFoundError,
     InvalidInputError,
+    ModelFailedError,
     ModelNotFoundError,
+    ModelTimeoutError,
     ShipyardError,
     VersionNotFoundError,
 )
-from shipyard.predictions import PredictionLogWriter
+from shipyard.predictions import PredictionLogWriter, Route
 from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
@@ -29,6 +35,15 @@ from shipyard.serving import protocols
 from shipyard.serving.batching import AdaptiveBatcher, OnResult
 from shipyard.serving.guard import CircuitBreaker, FixedAnswer, Guard, PredictAsync
 from shipyard.serving.metrics import Metrics
+from shipyard.serving.routing import (
+    SHADOW_BACKLOG,
+    Copy,
+    EndpointRoute,
+    Member,
+    body_key,
+    shadow_label,
+    without_column,
+)
 from shipyard.serving.served import Inputs, Prediction, ServedModel
 
 log = logging.getLogger("shipyard.serving")
@@ -113,6 +128,7 @@ class DataPlane:
         breaker_reset_s: float = 30.0,
         prediction_log: PredictionLogWriter | None = None,
         options: Mapping[str, ModelServing] | None = None,
+        endpoints: Iterable[str] | None = None,
     ) -> None:
         self.prediction_log = prediction_log
         self.timeout_s = timeout_s
@@ -142,6 +158,19 @@ class DataPlane:
         them (``shipyard serve``'s protocol does); ``None``: unknown."""
         self.started = 0  # inference requests whose body was read
         self.finished = 0  # … and answered (with a prediction or an error)
+        chosen = list(endpoints or [])
+        self.every_endpoint = chosen == ["*"]
+        """Serve every endpoint in the store, including those created later."""
+        self.endpoint_names = [] if self.every_endpoint else chosen
+        self.routes: dict[str, EndpointRoute] = {}
+        """Each served endpoint's current revision, by endpoint name."""
+        self.pool: dict[str, ServedModel] = {}
+        """Every version the routes use, loaded once, by pinned URI."""
+        self.answering: dict[str, AdaptiveBatcher] = {}
+        """Per version (pinned URI): the batcher of the answers it returns."""
+        self.copying: dict[str, AdaptiveBatcher] = {}
+        """Per version (pinned URI): the batcher of the copies it answers as a shadow."""
+        self.endpoint_service = Endpoints(registry.db, registry.artifacts, registry.settings)
 
     def _option(self, name: str, key: str, default: Any) -> Any:
         chosen = self.options.get(name)
@@ -201,7 +230,7 @@ class DataPlane:
 
         def write(frame: Inputs, result: Prediction, tags: list[Any], rows: list[int]) -> None:
             now = time.perf_counter()
-            identifiers, protocols, started = zip(*tags, strict=True)
+            identifiers, protocols, started, routes = zip(*tags, strict=True)
             log_.append_batch(
                 model=name,
                 version=result.version,
@@ -213,6 +242,7 @@ class DataPlane:
                 predictions=result.predictions,
                 probabilities=result.probabilities,
                 columns=columns,
+                routes=routes,
             )
 
         return write
@@ -231,11 +261,18 @@ class DataPlane:
                 self.fallbacks[uri.name] = self.backups[key].predict
         for uri in self.targets:
             self.slots[uri.name] = self._slot(ServedModel.load(self.registry, uri))
+        for revision in self._current_revisions().values():
+            self.routes[revision.endpoint] = self._route(revision, self._load_versions(revision))
         settle_heap()
 
     async def stop(self) -> None:
         """Stop the batchers."""
-        for batcher in [*(s.batcher for s in self.slots.values()), *self.backups.values()]:
+        for batcher in [
+            *(s.batcher for s in self.slots.values()),
+            *self.backups.values(),
+            *self.answering.values(),
+            *self.copying.values(),
+        ]:
             await batcher.close()
 
     @property
@@ -248,7 +285,11 @@ class DataPlane:
 
     @property
     def ready(self) -> bool:
-        return bool(self.slots) and all(s.served.ready for s in self.slots.values())
+        if not self.slots and not self.routes and not self.every_endpoint:
+            return False
+        return all(s.served.ready for s in self.slots.values()) and all(
+            r.ready for r in self.routes.values()
+        )
 
     def slot(self, name: str, version: str | None = None) -> Slot:
         found = self.slots.get(name)
@@ -273,6 +314,11 @@ class DataPlane:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
+            if self.every_endpoint or self.endpoint_names:
+                try:
+                    await self._follow_endpoints(loop)
+                except Exception:  # keep serving what we have; try again next round
+                    log.exception("could not follow the endpoints")
             for uri in self.targets:
                 if uri.version is not None:
                     continue  # pinned to a version: nothing to follow
@@ -349,43 +395,440 @@ class DataPlane:
         started = time.perf_counter()
         frame = decode(body, slot.served.loaded.signature, slot.served.columns)
         identifier = protocols.request_id(body, rid)
-        result, used = await self._predict(slot, frame, identifier, protocol, started)
+        result, used = await self._predict(
+            slot.guard, slot.served, frame, identifier, protocol, started
+        )
         return encode(slot.served.name, result, identifier, used)
 
     async def _predict(
-        self, slot: Slot, frame: Any, identifier: str, protocol: str, started: float
+        self,
+        guard: Guard,
+        served: ServedModel,
+        frame: Any,
+        identifier: str,
+        protocol: str,
+        started: float,
+        route: Route | None = None,
     ) -> tuple[Prediction, bool]:
         """Predict through the guard. The model's batcher writes what it answers to the
         prediction log; an error, or a fallback's answer, is written here."""
         log_ = self.prediction_log
         try:
-            result, used = await slot.guard.predict(frame, (identifier, protocol, started))
+            result, used = await guard.predict(frame, (identifier, protocol, started, route))
         except ShipyardError as exc:
             if log_ is not None:
                 log_.append(
-                    model=slot.served.name,
-                    version=slot.served.version,
+                    model=served.name,
+                    version=served.version,
                     request_id=identifier,
                     protocol=protocol,
                     inputs=frame,
-                    columns=slot.served.columns,
+                    columns=served.columns,
                     predictions=None,
                     probabilities=None,
                     latency_ms=(time.perf_counter() - started) * 1000,
                     error=exc.message,
+                    route=route,
                 )
             raise
         if used and log_ is not None:
             log_.append(
-                model=slot.served.name,
+                model=served.name,
                 version=result.version,
                 request_id=identifier,
                 protocol=protocol,
                 inputs=frame,
-                columns=slot.served.columns,
+                columns=served.columns,
                 predictions=result.predictions,
                 probabilities=result.probabilities,
                 latency_ms=(time.perf_counter() - started) * 1000,
                 fallback=True,
+                route=route,
             )
         return result, used
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def _current_revisions(self) -> dict[str, Revision]:
+        """The current revision of every endpoint served here, by endpoint name."""
+        if self.every_endpoint:
+            return self.endpoint_service.current_revisions()
+        if not self.endpoint_names:
+            return {}
+        found = self.endpoint_service.current_revisions(self.endpoint_names)
+        missing = [name for name in self.endpoint_names if name not in found]
+        if missing:
+            raise EndpointNotFoundError(
+                f"no endpoint named {missing[0]!r}; list them with: shipyard endpoints list"
+            )
+        return found
+
+    def _load_versions(self, revision: Revision) -> dict[str, ServedModel]:
+        """Every version ``revision`` uses, loaded (each once per process)."""
+        policy = revision.policy
+        uris = list(policy.models)
+        target = parse_fallback(policy.fallback)
+        if isinstance(target, ModelURI):
+            uris.append(str(target))
+        loaded = {}
+        for uri in uris:
+            served = self.pool.get(uri)
+            if served is None:
+                served = ServedModel.load(self.registry, uri)
+            loaded[uri] = served
+        return loaded
+
+    def _version_batcher(self, served: ServedModel, shadow: bool) -> AdaptiveBatcher:
+        key = str(served.uri)
+        batchers = self.copying if shadow else self.answering
+        found = batchers.get(key)
+        if found is None:
+            label = f"{served.name}" if not shadow else f"{served.name}:shadow"
+            found = batchers[key] = self._batcher(
+                served,
+                served.name,
+                on_batch=self.metrics.batch_rows.labels(label).observe,
+                on_queue=self.metrics.queue_depth.labels(label).set,
+                on_result=None if self.prediction_log is None else self._logger(served),
+                alone=None if shadow else self._alone,
+            )
+            self.metrics.load_seconds.labels(served.name, str(served.version)).set(
+                served.load_seconds
+            )
+        return found
+
+    def _route(self, revision: Revision, loaded: dict[str, ServedModel]) -> EndpointRoute:
+        """A ready route for ``revision`` (its versions in ``loaded``): checked whole before
+        anything joins the pool, so a route that cannot serve changes nothing."""
+        policy = revision.policy
+        name, number = revision.endpoint, revision.revision
+        members_served = [loaded[v.model] for v in policy.variants]
+        if policy.kind == "ensemble":
+            kinds = {tuple(m.classes) if m.classes is not None else None for m in members_served}
+            if len(kinds) != 1:
+                raise InvalidInputError(
+                    f"endpoint {name!r} revision {number}: the ensemble's members predict "
+                    "different classes; ensemble versions of one classification task"
+                )
+        for uri, served in loaded.items():
+            self.pool.setdefault(uri, served)
+        fallback: Any = None
+        target = parse_fallback(policy.fallback)
+        if isinstance(target, FixedAnswer):
+            fallback = target
+        elif isinstance(target, ModelURI):
+            key = str(target)
+            if key not in self.backups:
+                self.backups[key] = self._batcher(self.pool[key], self.pool[key].name)
+            fallback = self.backups[key].predict
+        timeout = self.timeout_s
+        ensemble = policy.kind == "ensemble"
+
+        def guard(batcher: AdaptiveBatcher, with_fallback: bool) -> Guard:
+            return Guard(
+                batcher.predict,
+                timeout=timeout,
+                breaker=CircuitBreaker(self.breaker_failures, self.breaker_reset_s),
+                fallback=fallback if with_fallback else None,
+                on_fallback=self.metrics.fallbacks.labels(name).inc,
+            )
+
+        members = tuple(
+            Member(
+                variant=v,
+                served=self.pool[v.model],
+                guard=guard(self._version_batcher(self.pool[v.model], False), not ensemble),
+                route=Route(name, number, v.name, ensemble),
+            )
+            for v in policy.variants
+        )
+
+        def copy(label: str, uri: str) -> Copy:
+            served = self.pool[uri]
+            batcher = self._version_batcher(served, True)
+            return Copy(
+                label, served, batcher, guard(batcher, False), Route(name, number, label, True)
+            )
+
+        shadows = tuple(copy(shadow_label(uri), uri) for uri in policy.shadows)
+        mirrors = {v.name: copy(v.name, v.model) for v in policy.variants} if policy.mirror else {}
+        return EndpointRoute(
+            name=name,
+            revision=number,
+            policy=policy,
+            members=members,
+            shadows=shadows,
+            mirrors=mirrors,
+            uris=frozenset(loaded),
+            ensemble_route=Route(name, number, "ensemble") if ensemble else None,
+        )
+
+    async def _follow_endpoints(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Swap in each endpoint's new current revision (loading its new versions in the
+        background first); retire versions no route uses any more."""
+        current = await loop.run_in_executor(None, self._current_revisions)
+        changed = False
+        for name, revision in current.items():
+            serving = self.routes.get(name)
+            if serving is not None and serving.revision == revision.revision:
+                continue
+            try:
+                loaded = await loop.run_in_executor(None, self._load_versions, revision)
+                self.routes[name] = self._route(revision, loaded)
+            except Exception:  # keep the revision serving now; the next round tries again
+                log.exception(
+                    "could not load an endpoint revision",
+                    extra={"endpoint": name, "revision": revision.revision},
+                )
+                continue
+            changed = True
+            log.info(
+                "endpoint revision",
+                extra={
+                    "endpoint": name,
+                    "from_revision": None if serving is None else serving.revision,
+                    "to_revision": revision.revision,
+                },
+            )
+        for name in [n for n in self.routes if n not in current]:
+            del self.routes[name]  # the endpoint is gone (only when serving every endpoint)
+            changed = True
+        if changed:
+            settle_heap()
+            self._retire(loop)
+
+    def _retire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the batchers of versions no route uses; requests already handed to them
+        finish first."""
+        used = set().union(*(r.uris for r in self.routes.values())) if self.routes else set()
+        for batchers in (self.answering, self.copying):
+            for uri in [u for u in batchers if u not in used]:
+                loop.create_task(batchers.pop(uri).drain_and_close())
+        for uri in [u for u in self.pool if u not in used]:
+            del self.pool[uri]
+
+    def route(self, name: str) -> EndpointRoute:
+        found = self.routes.get(name)
+        if found is None:
+            listed = ", ".join(sorted(self.routes)) or "none"
+            raise EndpointNotFoundError(
+                f"endpoint {name!r} is not served here; served endpoints: {listed}"
+            )
+        return found
+
+    async def predict_endpoint(
+        self,
+        name: str,
+        protocol: str,
+        body: Any,
+        rid: str | None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> dict[str, Any]:
+        """Inference through an endpoint: route by its policy, answer, hand copies to its
+        shadows, and stamp the endpoint, revision, version and variant on the answer."""
+        route = self.route(name)
+        decode, encode = _CODECS[protocol]
+        started = time.perf_counter()
+        identifier = protocols.request_id(body, rid) if isinstance(body, dict) else None
+        policy = route.policy
+        key = None
+        if policy.sticky is not None:
+            if policy.sticky.header is not None:
+                wanted = policy.sticky.header.lower().encode("latin-1")
+                key = next((v.decode("latin-1") for k, v in headers or () if k == wanted), None)
+            else:
+                assert policy.sticky.column is not None
+                key = body_key(protocol, body, policy.sticky.column)
+        if policy.kind == "ensemble":
+            return await self._ensemble(route, protocol, body, identifier, started)
+        member = route.choose(key)
+        served = member.served
+        if policy.sticky is not None and policy.sticky.column is not None:
+            if policy.sticky.column not in served.loaded.signature.names:
+                body = without_column(protocol, body, policy.sticky.column)
+        frame = decode(body, served.loaded.signature, served.columns)
+        identifier = identifier or protocols.request_id(body, rid)
+        result, used = await self._predict(
+            member.guard, served, frame, identifier, protocol, started, member.route
+        )
+        self._copy(route, served, frame, body, identifier, protocol, member)
+        out = encode(served.name, result, identifier, used)
+        return _stamped(protocol, out, route, member.variant.name)
+
+    async def _ensemble(
+        self, route: EndpointRoute, protocol: str, body: Any, identifier: str | None, started: float
+    ) -> dict[str, Any]:
+        decode, encode = _CODECS[protocol]
+        frames: dict[tuple[int, Any], Inputs] = {}
+        for member in route.members:
+            served = member.served
+            shape = (id(served.loaded.signature), served.columns)
+            if shape not in frames:
+                frames[shape] = decode(body, served.loaded.signature, served.columns)
+        identifier = identifier or protocols.request_id(body, None)
+        first = route.members[0].served
+        frame = frames[(id(first.loaded.signature), first.columns)]
+        calls = [
+            m.guard.predict(
+                frames[(id(m.served.loaded.signature), m.served.columns)],
+                (identifier, protocol, started, m.route),
+            )
+            for m in route.members
+        ]
+        fell_back = False
+        try:
+            answers = [r for r, _ in await asyncio.gather(*calls)]
+            predictions, probabilities = combine(
+                route.policy.method or "mean",
+                [a.predictions for a in answers],
+                [a.probabilities for a in answers],
+                first.classes,
+                [m.variant.weight for m in route.members],
+            )
+            result = Prediction(predictions, probabilities, first.classes, None)
+        except (ModelFailedError, ModelTimeoutError, CircuitOpenError) as exc:
+            target = parse_fallback(route.policy.fallback)  # the members have none
+
+            if target is None:
+                self._log_error(first, frame, identifier, protocol, started, route, exc)
+                raise
+            fallback = (
+                target if isinstance(target, FixedAnswer) else self.backups[str(target)].predict
+            )
+            result, fell_back = await fallback(frame), True
+        if self.prediction_log is not None:
+            self.prediction_log.append(
+                model=first.name,
+                version=None,
+                request_id=identifier,
+                protocol=protocol,
+                inputs=frame,
+                columns=first.columns,
+                predictions=result.predictions,
+                probabilities=result.probabilities,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                fallback=fell_back,
+                route=route.ensemble_route,
+            )
+        self._copy(route, first, frame, body, identifier, protocol)
+        out = encode(route.name, result, identifier, fell_back)
+        stamped = _stamped(protocol, out, route, "ensemble")
+        members = [
+            {"variant": m.variant.name, "model": m.served.name, "version": m.served.version}
+            for m in route.members
+        ]
+        if protocol == "v1":
+            stamped["members"] = members
+        else:
+            stamped["parameters"]["members"] = members
+        return stamped
+
+    def _log_error(
+        self,
+        served: ServedModel,
+        frame: Inputs,
+        identifier: str,
+        protocol: str,
+        started: float,
+        route: EndpointRoute,
+        exc: ShipyardError,
+    ) -> None:
+        if self.prediction_log is not None:
+            self.prediction_log.append(
+                model=served.name,
+                version=None,
+                request_id=identifier,
+                protocol=protocol,
+                inputs=frame,
+                columns=served.columns,
+                predictions=None,
+                probabilities=None,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                error=exc.message,
+                route=route.ensemble_route,
+            )
+
+    def _copy(
+        self,
+        route: EndpointRoute,
+        decoded_for: ServedModel,
+        frame: Inputs,
+        body: Any,
+        identifier: str,
+        protocol: str,
+        member: Member | None = None,
+    ) -> None:
+        """Hand copies of an answered request to the route's shadows, without waiting for
+        them (a shadow that is slow or fails never touches the answer). A shadow backed
+        up beyond its backlog misses the copy, counted."""
+        copies = route.copies_for(member)
+        if not copies:
+            return
+        loop = asyncio.get_running_loop()
+        for copy in copies:
+            if copy.batcher.inflight >= SHADOW_BACKLOG:
+                self.metrics.shadows_dropped.labels(route.name).inc()
+                continue
+            task = self._shadow(copy, decoded_for, frame, body, identifier, protocol)
+            loop.create_task(task)
+
+    async def _shadow(
+        self,
+        copy: Copy,
+        decoded_for: ServedModel,
+        frame: Inputs,
+        body: Any,
+        identifier: str,
+        protocol: str,
+    ) -> None:
+        started = time.perf_counter()
+        served = copy.served
+        try:
+            if not _same_inputs(served, decoded_for):  # decode for this one's signature
+                try:
+                    decode = _CODECS[protocol][0]
+                    frame = decode(body, served.loaded.signature, served.columns)
+                except ShipyardError as exc:
+                    if self.prediction_log is not None:
+                        self.prediction_log.append(
+                            model=served.name,
+                            version=served.version,
+                            request_id=identifier,
+                            protocol=protocol,
+                            inputs=frame,
+                            columns=decoded_for.columns,
+                            predictions=None,
+                            probabilities=None,
+                            latency_ms=(time.perf_counter() - started) * 1000,
+                            error=exc.message,
+                            route=copy.route,
+                        )
+                    return
+            await self._predict(
+                copy.guard, served, frame, identifier, protocol, started, copy.route
+            )
+        except ShipyardError:
+            pass  # logged by _predict with the copy's route
+        except Exception:  # a shadow never takes anything down
+            log.exception("a shadow failed", extra={"endpoint": copy.route.endpoint})
+
+
+def _same_inputs(a: ServedModel, b: ServedModel) -> bool:
+    """Whether rows decoded for ``b`` suit ``a`` as they are."""
+    return a is b or (
+        a.columns == b.columns and a.loaded.signature.inputs == b.loaded.signature.inputs
+    )
+
+
+def _stamped(
+    protocol: str, out: dict[str, Any], route: EndpointRoute, variant: str
+) -> dict[str, Any]:
+    """An endpoint's answer: which endpoint, revision and variant gave it."""
+    if protocol == "v1":
+        out["endpoint"] = route.name
+        out["revision"] = route.revision
+        out["variant"] = variant
+        return out
+    parameters = out.setdefault("parameters", {})
+    parameters.update({"endpoint": route.name, "revision": route.revision, "variant": variant})
+    return out

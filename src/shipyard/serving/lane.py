@@ -3,7 +3,8 @@
 The inference routes are the hot path: a general web framework's routing, middleware
 and dependency machinery would cost more per request than a compiled model's answer.
 :class:`InferenceLane` answers ``POST /v1/models/{name}/predict``,
-``POST /v2/models/{name}/infer`` and ``POST /v2/models/{name}/versions/{version}/infer``
+``POST /v2/models/{name}/infer``, ``POST /v2/models/{name}/versions/{version}/infer`` and,
+for endpoints, ``POST /v1/endpoints/{name}/predict`` and ``POST /v2/endpoints/{name}/infer``
 with nothing between the server and the data plane; the data-plane application
 (:mod:`shipyard.serving.app`) hands it those requests first, and declares the same routes
 (for the OpenAPI schema, and for when its router is used without the application), which
@@ -38,14 +39,25 @@ def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
-def route(path: str) -> tuple[str, str, str | None] | None:
-    """``(protocol, model, version)`` for an inference path, else ``None``."""
+#: What an inference path names: ``(protocol, model or endpoint, version)``; the
+#: protocol is ``v1``/``v2`` for a model, ``v1e``/``v2e`` for an endpoint.
+Target = tuple[str, str, str | None]
+
+
+def route(path: str) -> Target | None:
+    """What an inference path names (see :data:`Target`), else ``None``."""
     parts = path.split("/")
-    if len(parts) == 5 and parts[0] == "" and parts[2] == "models" and parts[3]:
-        if parts[1] == "v1" and parts[4] == "predict":
-            return "v1", parts[3], None
-        if parts[1] == "v2" and parts[4] == "infer":
-            return "v2", parts[3], None
+    if len(parts) == 5 and parts[0] == "" and parts[3]:
+        if parts[2] == "models":
+            if parts[1] == "v1" and parts[4] == "predict":
+                return "v1", parts[3], None
+            if parts[1] == "v2" and parts[4] == "infer":
+                return "v2", parts[3], None
+        elif parts[2] == "endpoints":
+            if parts[1] == "v1" and parts[4] == "predict":
+                return "v1e", parts[3], None
+            if parts[1] == "v2" and parts[4] == "infer":
+                return "v2e", parts[3], None
     if (
         len(parts) == 7
         and parts[:3] == ["", "v2", "models"]
@@ -86,7 +98,9 @@ class InferenceLane:
             elif key == b"x-request-id":
                 rid = value.decode("latin-1")
         protocol, name, version = found
-        status, payload, rid = await self.answer(protocol, name, version, receive, length, rid)
+        status, payload, rid = await self.answer(
+            protocol, name, version, receive, length, rid, scope["headers"]
+        )
         headers = [_JSON_TYPE, (b"content-length", str(len(payload)).encode())]
         if rid:
             headers.append((b"x-request-id", rid.encode("latin-1", "replace")))
@@ -102,6 +116,7 @@ class InferenceLane:
         receive: Receive,
         length: str | None,
         rid: str | None,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> tuple[int, bytes, str | None]:
         """``(status, JSON body, request id)`` for one inference request read from ASGI."""
         raw: bytes | ShipyardError
@@ -109,7 +124,7 @@ class InferenceLane:
             raw = await self._read(receive, length)
         except ShipyardError as exc:
             raw = exc
-        return await self.respond(protocol, name, version, raw, rid)
+        return await self.respond(protocol, name, version, raw, rid, headers)
 
     async def respond(
         self,
@@ -118,9 +133,11 @@ class InferenceLane:
         version: str | None,
         raw: bytes | bytearray | ShipyardError,
         rid: str | None,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> tuple[int, bytes, str | None]:
         """``(status, JSON body, request id)`` for a request whose body is ``raw`` (or
-        could not be read: the error says why)."""
+        could not be read: the error says why); ``headers`` are read for an endpoint whose
+        variants are assigned by a header."""
         plane = self.plane
         started = time.perf_counter()
         plane.started += 1
@@ -136,6 +153,12 @@ class InferenceLane:
             if protocol == "v1":
                 result = await plane.predict_v1(name, body, rid)
                 rid, served_version = result["request_id"], str(result["version"])
+            elif protocol == "v1e":
+                result = await plane.predict_endpoint(name, "v1", body, rid, headers)
+                rid, served_version = result["request_id"], str(result["version"])
+            elif protocol == "v2e":
+                result = await plane.predict_endpoint(name, "v2", body, rid, headers)
+                rid, served_version = result["id"], result["model_version"]
             else:
                 result = await plane.infer_v2(name, version, body, rid)
                 rid, served_version = result["id"], result["model_version"]
@@ -154,7 +177,8 @@ class InferenceLane:
             )
         finally:
             plane.finished += 1
-            if name in plane.slots:  # unknown names would grow the label set unbounded
+            # Unknown names would grow the label set without bound: count only served ones.
+            if name in (plane.routes if protocol.endswith("e") else plane.slots):
                 self._count(name, served_version, protocol, status)
                 self._time(name, protocol, time.perf_counter() - started)
 

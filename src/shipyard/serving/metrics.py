@@ -70,6 +70,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.shadows_dropped = Counter(
+            "shipyard_shadow_copies_dropped_total",
+            "Request copies a shadow missed because it was backed up, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The text exposition format (of every worker, in multiprocess mode)."""
         if self.directory is None:

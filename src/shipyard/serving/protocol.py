@@ -51,6 +51,7 @@ class _Exchange:
         "body",
         "disconnected",
         "error",
+        "headers",
         "keep_alive",
         "message_event",
         "model",
@@ -65,6 +66,7 @@ class _Exchange:
         self, found: tuple[str, str, str | None], request_id: str | None, keep_alive: bool
     ) -> None:
         self.route, self.model, self.version = found
+        self.headers: list[tuple[bytes, bytes]] | None = None
         self.request_id = request_id
         self.keep_alive = keep_alive
         self.body = bytearray()
@@ -134,6 +136,8 @@ class LaneProtocol(HttpToolsProtocol):
                 rid = value.decode("latin-1")
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         exchange = _Exchange(found, rid, keep_alive)
+        if found[0].endswith("e"):  # an endpoint may assign variants by a header
+            exchange.headers = self.headers
         if length is not None and length.isdigit() and int(length) > lane.limit:
             exchange.error = lane.too_large()
         return exchange
@@ -182,7 +186,12 @@ class LaneProtocol(HttpToolsProtocol):
         assert lane is not None
         raw = exchange.error if exchange.error is not None else exchange.body
         status, payload, rid = await lane.respond(
-            exchange.route, exchange.model, exchange.version, raw, exchange.request_id
+            exchange.route,
+            exchange.model,
+            exchange.version,
+            raw,
+            exchange.request_id,
+            exchange.headers,
         )
         if self.flow.write_paused and not exchange.disconnected:
             await self.flow.drain()  # the client reads slowly: wait, as uvicorn's send does

@@ -524,13 +524,14 @@ class DataPlane:
         timeout = self.timeout_s
         ensemble = policy.kind == "ensemble"
 
-        def guard(batcher: AdaptiveBatcher, with_fallback: bool) -> Guard:
+        def guard(batcher: AdaptiveBatcher, with_fallback: bool, shadow: bool = False) -> Guard:
             return Guard(
                 batcher.predict,
                 timeout=timeout,
                 breaker=CircuitBreaker(self.breaker_failures, self.breaker_reset_s),
                 fallback=fallback if with_fallback else None,
                 on_fallback=self.metrics.fallbacks.labels(name).inc,
+                log_level=logging.DEBUG if shadow else logging.WARNING,
             )
 
         members = tuple(
@@ -547,7 +548,11 @@ class DataPlane:
             served = self.pool[uri]
             batcher = self._version_batcher(served, True)
             return Copy(
-                label, served, batcher, guard(batcher, False), Route(name, number, label, True)
+                label,
+                served,
+                batcher,
+                guard(batcher, False, shadow=True),
+                Route(name, number, label, True),
             )
 
         shadows = tuple(copy(shadow_label(uri), uri) for uri in policy.shadows)

@@ -92,12 +92,16 @@ class Guard:
         breaker: CircuitBreaker,
         fallback: PredictAsync | None = None,
         on_fallback: Callable[[], None] | None = None,
+        log_level: int = logging.WARNING,
     ) -> None:
         self.primary = primary
         self.timeout = timeout
         self.breaker = breaker
         self.fallback = fallback
         self.on_fallback = on_fallback
+        self.log_level = log_level
+        """Level of the log line a failure or timeout writes (a shadow's: debug; its
+        failures are in the prediction log)."""
 
     async def predict(self, frame: Inputs, tag: Any = None) -> tuple[Prediction, bool]:
         """The prediction, and whether the fallback gave it (``tag`` goes to the model's
@@ -119,13 +123,15 @@ class Guard:
                 f"the model took longer than {self.timeout:g} s; send fewer rows, or raise "
                 "SHIPYARD_REQUEST_TIMEOUT_MS"
             )
-            log.warning("model timed out", extra={"timeout_s": self.timeout})
+            log.log(self.log_level, "model timed out", extra={"timeout_s": self.timeout})
             return await self._fall_back(frame, problem)
         except ShipyardError:
             raise  # the caller's input, not the model's failure
         except Exception as exc:
             self.breaker.failure()
-            log.warning("model failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            log.log(
+                self.log_level, "model failed", extra={"error": f"{type(exc).__name__}: {exc}"}
+            )
             return await self._fall_back(
                 frame, ModelFailedError(f"the model failed: {type(exc).__name__}: {exc}")
             )

@@ -380,3 +380,25 @@ def test_a_new_revision_is_followed_under_load_without_a_failed_request(site: Si
     assert failures == []
     for revisions in seen:
         assert revisions == sorted(revisions) and revisions[0] == 1 and revisions[-1] == 2
+
+
+def test_endpoint_requests_are_counted_by_variant(site: Site) -> None:
+    rows = _rows(site.frame.head(1))
+    for _ in range(3):
+        site.http.post(f"{site.url}/v1/endpoints/single/predict", json={"instances": rows})
+    site.http.post(f"{site.url}/v1/endpoints/single/predict", json={"instances": [{"age": "x"}]})
+    text = site.http.get(f"{site.url}/metrics").text
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("shipyard_endpoint_requests_total{")
+        and 'endpoint="single"' in line
+        and 'variant="a"' in line
+        and 'status="200"' in line
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 3
+    assert any(
+        'endpoint="single"' in line and 'variant=""' in line and 'status="422"' in line
+        for line in text.splitlines()
+    )
+    assert 'shipyard_endpoint_request_seconds_count{endpoint="single",protocol="v1"}' in text

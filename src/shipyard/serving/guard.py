@@ -129,9 +129,7 @@ class Guard:
             raise  # the caller's input, not the model's failure
         except Exception as exc:
             self.breaker.failure()
-            log.log(
-                self.log_level, "model failed", extra={"error": f"{type(exc).__name__}: {exc}"}
-            )
+            log.log(self.log_level, "model failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             return await self._fall_back(
                 frame, ModelFailedError(f"the model failed: {type(exc).__name__}: {exc}")
             )

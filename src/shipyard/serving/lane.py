@@ -155,10 +155,10 @@ class InferenceLane:
                 rid, served_version = result["request_id"], str(result["version"])
             elif protocol == "v1e":
                 result = await plane.predict_endpoint(name, "v1", body, rid, headers)
-                rid, served_version = result["request_id"], str(result["version"])
+                rid, served_version = result["request_id"], result["variant"]
             elif protocol == "v2e":
                 result = await plane.predict_endpoint(name, "v2", body, rid, headers)
-                rid, served_version = result["id"], result["model_version"]
+                rid, served_version = result["id"], result["parameters"]["variant"]
             else:
                 result = await plane.infer_v2(name, version, body, rid)
                 rid, served_version = result["id"], result["model_version"]
@@ -178,9 +178,16 @@ class InferenceLane:
         finally:
             plane.finished += 1
             # Unknown names would grow the label set without bound: count only served ones.
-            if name in (plane.routes if protocol.endswith("e") else plane.slots):
+            if name in plane.slots and not protocol.endswith("e"):
                 self._count(name, served_version, protocol, status)
                 self._time(name, protocol, time.perf_counter() - started)
+            elif name in plane.routes and protocol.endswith("e"):
+                variant = "" if served_version == "unknown" else served_version
+                metrics = plane.metrics
+                metrics.endpoint_requests.labels(name, variant, protocol[:2], str(status)).inc()
+                metrics.endpoint_latency.labels(name, protocol[:2]).observe(
+                    time.perf_counter() - started
+                )
 
     def too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(

@@ -70,6 +70,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.endpoint_requests = Counter(
+            "shipyard_endpoint_requests_total",
+            "Inference requests through an endpoint by endpoint, variant that answered "
+            "(empty when none did), protocol and HTTP status.",
+            ["endpoint", "variant", "protocol", "status"],
+            registry=self.registry,
+        )
+        self.endpoint_latency = Histogram(
+            "shipyard_endpoint_request_seconds",
+            "Time from a request's body being read to its answer, by endpoint and protocol.",
+            ["endpoint", "protocol"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.shadows_dropped = Counter(
             "shipyard_shadow_copies_dropped_total",
             "Request copies a shadow missed because it was backed up, by endpoint.",

@@ -90,5 +90,8 @@ def test_errors_name_the_problem_and_the_fix(run, shipyard_home: Path, tmp_path:
         result = run("ab", "report", "e", *args)
         assert result.code == 1 and message in result.err, (args, result.err)
         assert len(result.err.strip().splitlines()) == 1
+    old = run("ab", "report", "e", "--start", "2000-01-01", "--end", "2000-01-02T12:00:00")
+    assert old.code == 1 and "no logged predictions from 2000-01-01 00:00:00 until" in old.err
+    assert "widen the window" in old.err
     missing = run("ab", "report", "nope")
     assert missing.code == 1 and "no endpoint named 'nope'" in missing.err

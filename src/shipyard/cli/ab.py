@@ -128,10 +128,10 @@ def report(
         None, "--control", help="The control variant (default: the current policy's first)."
     ),
     since: str = typer.Option(None, "--since", help="Only the last while, e.g. 30m, 1h, 7d."),
-    start: datetime = typer.Option(None, "--start", help="From this time (UTC unless given)."),
-    end: datetime = typer.Option(
-        None, "--end", help="Until this time, excluded (UTC unless given)."
+    start: datetime = typer.Option(
+        None, "--start", help="From this time, UTC: 2026-11-01 or 2026-11-01T09:00:00."
     ),
+    end: datetime = typer.Option(None, "--end", help="Until this time (excluded), UTC."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level of every test."),
     power: float = typer.Option(0.8, "--power", help="Power assumed for samples still needed."),
     task: str = typer.Option(

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         return (self.prediction_log_dir or self.home / "predictions").resolve()
 
     @property
+    def feedback(self) -> Path:
+        """Where feedback (ground truth joined to the prediction log) is kept:
+        ``$SHIPYARD_HOME/feedback``."""
+        return (self.home / "feedback").resolve()
+
+    @property
     def artifacts(self) -> Path:
         """The effective artifact-store directory."""
         return (self.artifact_root or self.home / "artifacts").resolve()

@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+from shipyard.client import Client
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, TrafficPolicy
 from shipyard.errors import ShipyardError, SignatureError
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Alias",
+    "Client",
     "Endpoints",
     "LoadedModel",
     "Model",

@@ -1,0 +1,17 @@
+"""The control-plane REST API, ``/api/v1/…``: thin routes over the registry and endpoints.
+
+Each route parses its request, calls one service (:class:`~shipyard.registry.Registry`,
+:class:`~shipyard.endpoints.Endpoints`) and shapes the reply; no business logic lives
+here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
+"""
+
+from fastapi import APIRouter
+
+from shipyard.api import endpoints, models, system
+
+router = APIRouter()
+router.include_router(system.router)
+router.include_router(models.router)
+router.include_router(endpoints.router)
+
+__all__ = ["router"]

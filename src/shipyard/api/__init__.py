@@ -5,11 +5,12 @@ Each route parses its request, calls one service (:class:`~shipyard.registry.Reg
 here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from shipyard.api import endpoints, models, system
+from shipyard.api._deps import token
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(token)])  # accepted everywhere, enforced later
 router.include_router(system.router)
 router.include_router(models.router)
 router.include_router(endpoints.router)

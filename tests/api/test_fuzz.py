@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 def test_no_input_produces_a_server_error(server: Server, saved_model: tuple[Path, Path]) -> None:
     path, data = saved_model  # something to find: a model with an alias and an endpoint
-    version = server.client.register(path, "m", flavor="sklearn", training_data=data)
+    version = server.client.register(
+        path, "m", flavor="sklearn", training_data=data, target_column="label"
+    )
     server.client.set_alias("m", "champion", version.version)
     policy = {"kind": "single", "variants": [{"name": "a", "model": version.uri}]}
     server.client.create_endpoint("e", policy)

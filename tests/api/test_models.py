@@ -206,3 +206,19 @@ def test_bad_uploads_are_4xx_naming_the_field(
     with pytest.raises(UntrustedArtifactError, match="SHIPYARD_TRUST_PICKLE=1"):
         _register(server, saved_model, trust_pickle=True)
     assert server.client.list_models() == []  # nothing of the above registered anything
+
+
+def test_nul_characters_are_refused_before_the_store_sees_them(
+    server: Server, saved_model: tuple[Path, Path]
+) -> None:
+    path, data = saved_model
+    files = {
+        "file": ("m.skops", path.read_bytes()),
+        "training_data": ("t.parquet", data.read_bytes()),
+    }
+    form = {"flavor": "sklearn", "target_column": "label", "tag": "team=r\x00isk"}
+    reply = server.http.post("/models/fraud/versions", data=form, files=files)
+    assert reply.status_code == 400 and "tag holds a NUL character" in reply.json()["error"]
+    reply = server.http.post("/endpoints", json={"name": "e", "policy": {}, "reason": "\x00"})
+    assert reply.status_code == 422 and reply.json()["error"].startswith("body.")
+    assert server.client.list_models() == []

@@ -23,6 +23,7 @@ from shipyard.api.schemas import (
     Card,
     ModelChange,
     StatusChange,
+    no_nul_text,
     numbers,
     pairs,
 )
@@ -264,6 +265,18 @@ def register_version(
     ] = None,
 ) -> ModelVersion:
     """The twin of ``shipyard models register``: the same checks, in the same order."""
+    fields: dict[str, list[str | None] | list[str] | None] = {
+        "flavor": [flavor],
+        "target_column": [target_column],
+        "metric": metric,
+        "tag": tag,
+        "param": param,
+        "python_class": [python_class],
+        "alias": alias,
+    }
+    for field, values in fields.items():
+        for value in values or []:
+            no_nul_text(value, field)
     for each in alias or []:
         validate_alias(each)  # before anything is written
     get_runtime(flavor)  # an unknown flavor is reported before any file is read

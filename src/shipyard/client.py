@@ -39,6 +39,7 @@ from shipyard.errors import (
     ShipyardError,
 )
 from shipyard.registry import Alias, Event, Model, ModelVersion
+from shipyard.registry.lineage import git_commit
 from shipyard.registry.types import VerifyReport, VersionStatus
 
 _BY_STATUS: dict[int, type[ShipyardError]] = {
@@ -219,10 +220,12 @@ class Client:
         python_class: str | None = None,
         trust_pickle: bool = False,
         aliases: Sequence[str] = (),
+        code_version: str | None = None,
     ) -> ModelVersion:
         """Upload a saved model (a file, or a directory for pyfunc) as the next version of
         ``name``, with a sample of its training inputs (a CSV/Parquet file or a
-        DataFrame) — ``shipyard models register`` over HTTP."""
+        DataFrame) — ``shipyard models register`` over HTTP. ``code_version`` defaults to
+        the git commit of this process's working directory, as with a local registration."""
         path = Path(path)
         if path.is_dir():
             buffer = io.BytesIO()
@@ -257,6 +260,11 @@ class Client:
             form["target_column"] = target_column
         if python_class is not None:
             form["python_class"] = python_class
+        if code_version is None:
+            found = git_commit()
+            code_version = found["commit"] if found else None
+        if code_version:
+            form["code_version"] = code_version
         response = self._request(
             "POST",
             f"/models/{name}/versions",
@@ -317,6 +325,11 @@ class Client:
                     f"{entry['file']} of {record.uri} arrived altered (sha256 mismatch); retry"
                 )
             target = output / entry["file"]
+            if not target.resolve().is_relative_to(output.resolve()):
+                raise ArtifactIntegrityError(
+                    f"the server named a file outside {output} ({entry['file']!r}); "
+                    "refusing to write it: check that the URL is your Shipyard server"
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(body)
             written.append(target)

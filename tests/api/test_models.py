@@ -37,6 +37,7 @@ def test_register_by_upload_then_list_show_and_search(
         description="Flags card fraud.",
         intended_use="Review queue.",
         aliases=["champion"],
+        code_version="abc123",
     )
     assert (first.name, first.version, first.flavor) == ("fraud", 1, "sklearn")
     assert first.metrics == {"f1": 0.8} and first.tags == {"team": "risk"}
@@ -44,6 +45,7 @@ def test_register_by_upload_then_list_show_and_search(
     assert first.lineage["extra"]["source_file"] == "model.skops"
     assert [c.name for c in first.signature.inputs] == ["age", "income", "score"]
     assert first.target_profile is not None  # the target column was split off
+    assert first.lineage["code_version"]["commit"] == "abc123"
     second = _register(server, saved_model, metrics={"f1": 0.9})
     assert second.version == 2
 

@@ -7,12 +7,13 @@ here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/a
 
 from fastapi import APIRouter, Depends
 
-from shipyard.api import endpoints, models, system
+from shipyard.api import endpoints, models, registration, system
 from shipyard.api._deps import token
 
 router = APIRouter(dependencies=[Depends(token)])  # accepted everywhere, enforced later
 router.include_router(system.router)
 router.include_router(models.router)
+router.include_router(registration.router)
 router.include_router(endpoints.router)
 
 __all__ = ["router"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,12 +113,6 @@ class RollbackRequest(BaseModel):
     reason: Text = ""
 
 
-def finite(value: float, what: str) -> float:
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{what}: give a finite number")
-    return value
-
-
 def pairs(values: list[str] | None, what: str) -> dict[str, str]:
     """Repeated ``KEY=VALUE`` fields, as the command line takes them."""
     parsed: dict[str, str] = {}
@@ -140,8 +133,3 @@ def numbers(values: list[str] | None, what: str) -> dict[str, float]:
         except ValueError:
             raise InvalidInputError(f"{what} {key}={value!r}: {value!r} is not a number") from None
     return parsed
-
-
-def json_of(value: Any) -> Any:
-    """A service record as plain JSON data (for hand-built replies)."""
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value

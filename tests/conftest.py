@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-import shipyard.api
+import shipyard.sdk
 from shipyard.config import Settings
 from shipyard.registry import Registry
 
@@ -83,9 +83,9 @@ def shipyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "home"
     monkeypatch.setenv("SHIPYARD_HOME", str(home))
     yield home
-    for registry in shipyard.api._registries.values():
+    for registry in shipyard.sdk._registries.values():
         registry.db.dispose()
-    shipyard.api._registries.clear()
+    shipyard.sdk._registries.clear()
 
 
 @pytest.fixture

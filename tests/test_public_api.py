@@ -12,6 +12,7 @@ def test_all_is_sorted_and_every_name_exists() -> None:
     assert shipyard.__all__ == sorted(shipyard.__all__)
     assert shipyard.__all__ == [
         "Alias",
+        "Client",
         "Endpoints",
         "LoadedModel",
         "Model",

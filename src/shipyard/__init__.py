@@ -3,13 +3,14 @@
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from shipyard.api import delete_alias, get_registry, load_model, register_model, set_alias
+from shipyard.client import Client
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, TrafficPolicy
 from shipyard.errors import ShipyardError, SignatureError
 from shipyard.registry import Alias, LoadedModel, Model, ModelVersion, Registry
 from shipyard.runtimes.pyfunc import PythonModel
 from shipyard.schema import Signature
+from shipyard.sdk import delete_alias, get_registry, load_model, register_model, set_alias
 
 try:
     __version__ = _version("shipyard")
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Alias",
+    "Client",
     "Endpoints",
     "LoadedModel",
     "Model",

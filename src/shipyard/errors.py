@@ -21,6 +21,7 @@ The hierarchy::
     ├── CircuitOpenError               (503) the model is paused after repeated failures
     ├── ModelTimeoutError              (504) the model ran out of time, no fallback
     ├── DatabaseError                  (503) the metadata store cannot be reached or migrated
+    ├── ServerUnreachableError         (503) the client cannot reach a Shipyard server
     └── ConfigurationError             (500) settings are inconsistent
 
 Third-party errors are translated at the boundary (``raise Ours(...) from exc``), and
@@ -120,6 +121,12 @@ class ArtifactIntegrityError(ShipyardError):
 
 
 class DatabaseError(ShipyardError):
+    status_code = 503
+
+
+class ServerUnreachableError(ShipyardError):
+    """:class:`shipyard.Client` could not connect to the server, or it did not answer in time."""
+
     status_code = 503
 
 

@@ -8,9 +8,9 @@ import orjson
 import typer
 from rich.console import Console
 
-from shipyard.api import get_registry
 from shipyard.errors import InvalidInputError
 from shipyard.registry import Registry
+from shipyard.sdk import get_registry
 
 console = Console(highlight=False, soft_wrap=True)
 if not console.is_terminal:  # piped or captured: don't squeeze tables into 80 columns

@@ -82,6 +82,17 @@ def serve_command(
     )
 
 
+@app.command("server")
+def server_command(
+    host: str = typer.Option(None, help="Address to bind (default: SHIPYARD_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
+) -> None:
+    """Run the control plane: the REST API under /api/v1 (docs at /api/v1/docs)."""
+    from shipyard.cli.server import server
+
+    server(host=host, port=port)
+
+
 @app.command()
 def version() -> None:
     """Print Shipyard's version."""

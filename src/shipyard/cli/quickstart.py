@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from shipyard.api import get_registry
 from shipyard.cli._common import console
 from shipyard.config import Settings
+from shipyard.sdk import get_registry
 
 MODEL = "tumor-classifier"
 

@@ -1,4 +1,4 @@
-"""The Python API's module-level functions, on the registry the settings name."""
+"""The in-process SDK: module-level functions on the registry the settings name."""
 
 from __future__ import annotations
 

@@ -1,0 +1,54 @@
+"""What every route needs: the services, who is acting, and the (not yet enforced) token."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shipyard.endpoints import Endpoints
+from shipyard.registry import Registry
+
+ACTOR_HEADER = "X-Shipyard-Actor"
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="API token (`Authorization: Bearer <token>`). Accepted; not yet enforced.",
+)
+
+
+def token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str | None:
+    """The caller's bearer token, if any (read, not checked: auth comes later)."""
+    return credentials.credentials if credentials is not None else None
+
+
+def registry(request: Request) -> Registry:
+    return cast(Registry, request.app.state.registry)
+
+
+def endpoints(request: Request) -> Endpoints:
+    return cast(Endpoints, request.app.state.endpoints)
+
+
+def actor(
+    x_shipyard_actor: Annotated[
+        str | None,
+        Header(
+            alias=ACTOR_HEADER,
+            max_length=256,
+            pattern=r"^[^\x00-\x1f]*$",
+            description="Who makes the change (recorded in events and revisions); "
+            "default: the server's SHIPYARD_ACTOR, else its operating-system user.",
+        ),
+    ] = None,
+) -> str | None:
+    """The actor a change is recorded under; ``None`` lets the service use its default."""
+    return (x_shipyard_actor or "").strip() or None
+
+
+RegistryDep = Annotated[Registry, Depends(registry)]
+EndpointsDep = Annotated[Endpoints, Depends(endpoints)]
+ActorDep = Annotated[str | None, Depends(actor)]

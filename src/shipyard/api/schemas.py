@@ -1,0 +1,135 @@
+"""Request and response bodies of the REST API that the services' own types don't cover."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shipyard.endpoints import TrafficPolicy
+from shipyard.errors import InvalidInputError
+from shipyard.registry.types import VersionStatus
+
+#: Largest integer the metadata store holds in a version or revision column.
+MAX_INT = 2**31 - 1
+#: No NUL characters: PostgreSQL stores no text holding them.
+NO_NUL = r"^[^\x00]*$"
+
+Text = Annotated[str, Field(max_length=100_000, pattern=NO_NUL)]
+Number = Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+def no_nul(body: BaseModel, what: str) -> None:
+    """Refuse a body with a NUL character anywhere (the store cannot keep one)."""
+    if "\\u0000" in body.model_dump_json():
+        raise InvalidInputError(f"{what} holds a NUL character (\\u0000); remove it")
+
+
+def no_nul_text(value: str | None, what: str) -> None:
+    if value is not None and "\x00" in value:
+        raise InvalidInputError(f"{what} holds a NUL character (\\u0000); remove it")
+
+
+class Health(BaseModel):
+    """The control plane is up and its metadata store answers."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+    """Shipyard's version."""
+
+
+class ModelChange(BaseModel):
+    """A model's description, owner or tags (omitted fields stay as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: Text | None = None
+    owner: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)] | None = None
+    tags: dict[str, Text] | None = None
+    """Replaces all tags."""
+
+
+class StatusChange(BaseModel):
+    """Archive a version (``archived``) or make it ready again (``ready``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: VersionStatus
+
+
+class AliasTarget(BaseModel):
+    """The version an alias should point at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Number
+
+
+class Card(BaseModel):
+    """A version's model card."""
+
+    name: str
+    version: int
+    markdown: str
+    """The card as Markdown, as stored at registration."""
+
+
+class ArtifactFile(BaseModel):
+    """One stored file of a version."""
+
+    file: str
+    size: int
+    sha256: str
+
+
+class EndpointCreate(BaseModel):
+    """A new endpoint and the traffic policy its revision 1 serves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    policy: TrafficPolicy
+    description: Text = ""
+    reason: Text = ""
+    """Why: recorded with the revision."""
+
+
+class EndpointChange(BaseModel):
+    """A new traffic policy, served from a new revision (an identical one changes nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: TrafficPolicy
+    reason: Text = ""
+
+
+class RollbackRequest(BaseModel):
+    """Which revision to make current again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Number | None = None
+    """Revision to return to; default: the one the current revision replaced."""
+    reason: Text = ""
+
+
+def pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    """Repeated ``KEY=VALUE`` fields, as the command line takes them."""
+    parsed: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"{what} {item!r} is not of the form KEY=VALUE")
+        parsed[key] = value
+    return parsed
+
+
+def numbers(values: list[str] | None, what: str) -> dict[str, float]:
+    """Repeated ``NAME=NUMBER`` fields."""
+    parsed: dict[str, float] = {}
+    for key, value in pairs(values, what).items():
+        try:
+            parsed[key] = float(value)
+        except ValueError:
+            raise InvalidInputError(f"{what} {key}={value!r}: {value!r} is not a number") from None
+    return parsed

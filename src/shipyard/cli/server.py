@@ -1,0 +1,64 @@
+"""``shipyard server``: run the control plane (REST API under ``/api/v1``)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from shipyard.cli._common import console
+from shipyard.config import Settings
+from shipyard.errors import ConflictError, InvalidInputError
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or an error saying why not and what to do."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise InvalidInputError(
+            f"--host {host!r} is not an address of this machine ({exc.strerror}); "
+            "use e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConflictError(
+                f"port {port} on {host} is already in use; stop what listens there or choose "
+                "another port with --port (or SHIPYARD_PORT)"
+            ) from None
+        raise InvalidInputError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --host or --port "
+            "(ports below 1024 need root)"
+        ) from None
+    return sock
+
+
+def server(*, host: str | None, port: int | None) -> None:
+    """Run the control plane until interrupted."""
+    import uvicorn
+
+    from shipyard.server import API_PREFIX, create_server_app
+
+    settings = Settings()
+    bind_host = host or settings.host
+    sock = bind(bind_host, settings.port if port is None else port)
+    try:
+        app = create_server_app(settings)
+        bound = sock.getsockname()[1]
+        console.print(
+            f"Shipyard control plane on http://{bind_host}:{bound}{API_PREFIX} "
+            f"(docs: {API_PREFIX}/docs)"
+        )
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, timeout_graceful_shutdown=30
+        )
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn has drained and stopped; it re-raises Ctrl-C
+            console.print("stopped")
+    finally:
+        sock.close()

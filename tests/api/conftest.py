@@ -1,0 +1,50 @@
+"""A real control-plane server on a loopback port, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import skops.io
+
+from models import logistic
+from serving.conftest import ServerThread
+from shipyard.client import Client
+from shipyard.config import Settings
+from shipyard.server import create_server_app
+
+
+@dataclass
+class Server:
+    url: str
+    """Base URL, e.g. ``http://127.0.0.1:PORT``."""
+    http: httpx.Client
+    """Raw HTTP, with ``base_url`` at ``/api/v1``."""
+    client: Client
+    settings: Settings
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[Server]:
+    app = create_server_app(settings)
+    with (
+        ServerThread(app, http="auto") as thread,
+        httpx.Client(base_url=f"http://127.0.0.1:{thread.port}/api/v1", timeout=60) as http,
+        Client(f"http://127.0.0.1:{thread.port}") as client,
+    ):
+        yield Server(f"http://127.0.0.1:{thread.port}", http, client, settings)
+
+
+@pytest.fixture
+def saved_model(tmp_path: Path) -> tuple[Path, Path]:
+    """A fitted sklearn pipeline saved with skops, and its training data (with a ``label``
+    column) as Parquet."""
+    model, frame, target = logistic()
+    path = tmp_path / "model.skops"
+    skops.io.dump(model, path)
+    data = tmp_path / "train.parquet"
+    frame.assign(label=target).to_parquet(data)
+    return path, data

@@ -1,15 +1,17 @@
 """The app layer: builds the control plane's FastAPI application from settings.
 
-This is the only module that wires the interfaces together. Today it serves the REST API
-under ``/api/v1`` (with its OpenAPI schema at ``/api/v1/openapi.json`` and docs at
-``/api/v1/docs``); the data plane joins through :func:`create_server_app`'s
-``data_plane_app`` hook.
+This is the only module that wires the interfaces together: the REST API under
+``/api/v1`` (with its OpenAPI schema at ``/api/v1/openapi.json`` and docs at
+``/api/v1/docs``) and, in the same process, the data plane: every endpoint at its current
+revision (``/v1/endpoints/…``, ``/v2/endpoints/…``), the models ``SHIPYARD_SERVE`` names
+at the same paths as ``shipyard serve``, health and ``/metrics``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
@@ -19,21 +21,42 @@ from shipyard.api.errors import install_error_handlers
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints
 from shipyard.registry import Registry
+from shipyard.serving.app import DataPlaneApp, create_app
 
 API_PREFIX = "/api/v1"
 
 
-def create_server_app(
-    settings: Settings | None = None, *, data_plane_app: Starlette | None = None
-) -> FastAPI:
-    """The control-plane application for ``settings`` (default: read from ``SHIPYARD_*``).
+class ServerApp(FastAPI):
+    """The embedded server's application: inference requests go straight to the data
+    plane's lane (as in ``shipyard serve``), everything else through the routes."""
 
-    ``data_plane_app`` is the hook for running both planes in one process: an ASGI
-    application (e.g. :func:`shipyard.serving.app.create_app`'s) that answers every path
-    outside ``/api/v1`` (``/v1/…``, ``/v2/…``, ``/metrics``). Its lifespan (model loading,
+    lane: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.lane is not None and await self.lane(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_server_app(
+    settings: Settings | None = None,
+    *,
+    data_plane_app: Starlette | None = None,
+    data_plane: bool = True,
+) -> FastAPI:
+    """The server application for ``settings`` (default: read from ``SHIPYARD_*``).
+
+    With ``data_plane`` (the default), the data plane runs in the same process: every
+    endpoint (``SHIPYARD_ENDPOINTS``, default all, including those created later) and the
+    models ``SHIPYARD_SERVE`` names; ``data_plane_app`` replaces it with another ASGI
+    application answering every path outside ``/api/v1``. Its lifespan (model loading,
     draining) runs inside the control plane's.
     """
     settings = settings or Settings()
+    if data_plane_app is None and data_plane:
+        data_plane_app = create_app(
+            settings.model_copy(update={"endpoints": settings.endpoints or "*"})
+        )
     registry = Registry.from_settings(settings)
     endpoints = Endpoints(registry.db, registry.artifacts, settings)
 
@@ -49,7 +72,7 @@ def create_server_app(
 
     from shipyard import __version__
 
-    app = FastAPI(
+    app = ServerApp(
         title="Shipyard control plane",
         summary="Models, versions, aliases and endpoints of a Shipyard registry.",
         version=__version__,
@@ -63,7 +86,9 @@ def create_server_app(
     install_error_handlers(app)
     app.include_router(router, prefix=API_PREFIX)
     if data_plane_app is not None:
-        # Data-plane hook: routes are matched in order, so /api/v1 stays the control
-        # plane's and everything else reaches the data plane.
+        # Routes are matched in order, so /api/v1 stays the control plane's and everything
+        # else reaches the data plane; inference skips the routing altogether.
         app.mount("/", data_plane_app, name="data-plane")
+        if isinstance(data_plane_app, DataPlaneApp):
+            app.lane = data_plane_app.lane
     return app

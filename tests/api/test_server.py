@@ -45,8 +45,9 @@ def test_health_schema_and_docs(server: Server) -> None:
             assert "200" in operation["responses"] or "201" in operation["responses"]
     docs = httpx.get(f"{server.url}/api/v1/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    unknown = httpx.get(f"{server.url}/v2/health/live")  # no data plane mounted
-    assert unknown.status_code == 404 and "no route /v2/health/live" in unknown.json()["error"]
+    assert httpx.get(f"{server.url}/v2/health/live").json() == {"live": True}  # the data plane
+    unknown = httpx.get(f"{server.url}/api/v1/nothing-here")
+    assert unknown.status_code == 404 and "no route /api/v1/nothing-here" in unknown.json()["error"]
 
 
 def test_the_data_plane_hook_serves_other_paths_and_runs_its_lifespan(
@@ -107,8 +108,8 @@ def test_shipyard_server_runs_the_control_plane(shipyard_home: Path) -> None:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert "Shipyard control plane on http://127.0.0.1:" in line, process.stderr
-        url = line.split(" on ", 1)[1].split("/api/v1")[0]
+        assert "Shipyard on http://127.0.0.1:" in line, process.stderr
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -166,3 +167,50 @@ def test_the_client_maps_errors_it_did_not_get_from_shipyard() -> None:
             client.health()
         with pytest.raises(InvalidInputError, match="does not exist"):
             client.register("nowhere.skops", "m", flavor="sklearn", training_data="t.csv")
+
+
+def test_the_embedded_server_serves_endpoints_and_follows_their_revisions(
+    settings: Settings,
+) -> None:
+    from models import logistic
+    from shipyard.registry import Registry
+
+    registry = Registry.from_settings(settings.model_copy(update={"reference_sample_rows": 50}))
+    first, frame, _ = logistic(rows=200, seed=1)
+    second, _, _ = logistic(rows=150, seed=2)
+    registry.register_model(first, "clf", training_data=frame)
+    registry.register_model(second, "clf", training_data=frame)
+    fast = settings.model_copy(update={"follow_interval_s": 0.2})
+    rows = [
+        {"age": int(r.age), "income": r.income, "score": r.score}
+        for r in frame.head(3).itertuples()
+    ]
+    with (
+        ServerThread(create_server_app(fast)) as thread,
+        Client(f"http://127.0.0.1:{thread.port}") as client,
+    ):
+        url = f"http://127.0.0.1:{thread.port}"
+        policy = {"kind": "single", "variants": [{"name": "a", "model": "models:/clf/1"}]}
+        client.create_endpoint("shop", policy)  # created after the server started
+        deadline = time.monotonic() + 10
+        while True:
+            answer = httpx.post(f"{url}/v1/endpoints/shop/predict", json={"instances": rows})
+            if answer.status_code == 200:
+                break
+            assert answer.status_code == 404 and time.monotonic() < deadline, answer.text
+            time.sleep(0.05)
+        body = answer.json()
+        assert body["predictions"] == first.predict(frame.head(3)).tolist()
+        assert (body["endpoint"], body["revision"], body["version"]) == ("shop", 1, 1)
+        policy["variants"][0]["model"] = "models:/clf/2"
+        client.update_endpoint("shop", policy, reason="retrained")
+        changed = time.monotonic()
+        while body["revision"] != 2:
+            assert time.monotonic() - changed < 2.0, "revision 2 was not served within 2 s"
+            time.sleep(0.05)
+            body = httpx.post(f"{url}/v1/endpoints/shop/predict", json={"instances": rows}).json()
+        assert body["version"] == 2
+        assert body["predictions"] == second.predict(frame.head(3)).tolist()
+        assert httpx.get(f"{url}/v2/health/ready").status_code == 200
+        assert httpx.get(f"{url}/v1/endpoints/shop").json()["revision"] == 2
+    registry.db.dispose()

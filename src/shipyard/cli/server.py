@@ -1,4 +1,5 @@
-"""``shipyard server``: run the control plane (REST API under ``/api/v1``)."""
+"""``shipyard server``: the control plane (REST API under ``/api/v1``) and the data plane
+(every endpoint, and the models ``SHIPYARD_SERVE`` names) in one process."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def server(*, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from shipyard.server import API_PREFIX, create_server_app
+    from shipyard.serving.protocol import LaneProtocol
 
     settings = Settings()
     bind_host = host or settings.host
@@ -50,11 +52,16 @@ def server(*, host: str | None, port: int | None) -> None:
         app = create_server_app(settings)
         bound = sock.getsockname()[1]
         console.print(
-            f"Shipyard control plane on http://{bind_host}:{bound}{API_PREFIX} "
-            f"(docs: {API_PREFIX}/docs)"
+            f"Shipyard on http://{bind_host}:{bound} (REST API {API_PREFIX}, docs "
+            f"{API_PREFIX}/docs; endpoints at /v1/endpoints/NAME/predict)"
         )
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, timeout_graceful_shutdown=30
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=30,
+            loop="uvloop",
+            http=LaneProtocol,
         )
         try:
             uvicorn.Server(config).run(sockets=[sock])

@@ -186,7 +186,14 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(
+                404,
+                f"no route {request.url.path}; inference is at /v1/endpoints/NAME/predict, "
+                "/v1/models/NAME/predict and /v2/models/NAME/infer (the REST API of "
+                "shipyard server at /api/v1)",
+            )
         return _error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)

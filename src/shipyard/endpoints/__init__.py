@@ -1,6 +1,17 @@
 """Endpoints: named online deployments with a traffic policy, their revisions and rollouts."""
 
 from shipyard.endpoints.policy import TrafficPolicy, Variant, bucket, combine
+from shipyard.endpoints.rollout import Rollout, RolloutController
 from shipyard.endpoints.service import Endpoint, Endpoints, Revision
 
-__all__ = ["Endpoint", "Endpoints", "Revision", "TrafficPolicy", "Variant", "bucket", "combine"]
+__all__ = [
+    "Endpoint",
+    "Endpoints",
+    "Revision",
+    "Rollout",
+    "RolloutController",
+    "TrafficPolicy",
+    "Variant",
+    "bucket",
+    "combine",
+]

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import pydantic
 import typer
 
-from shipyard.cli import alias, db, endpoints, models
+from shipyard.cli import alias, db, endpoints, models, rollout
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 
@@ -23,6 +23,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(alias.app, name="alias")
 app.add_typer(db.app, name="db")
 app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(rollout.app, name="rollout")
 
 
 @app.command()

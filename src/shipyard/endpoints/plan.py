@@ -42,6 +42,16 @@ def parse_duration(value: str | float, what: str = "interval") -> float:
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """The shortest exact form :func:`parse_duration` reads back: ``5m``, ``200ms``."""
+    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{seconds / size:g}{unit}"
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}s"
+
+
 def parse_steps(value: str | Sequence[float]) -> list[float]:
     """Traffic shares of the new version, from ``"5,25,50,100"`` or a list of numbers."""
     example = "e.g. 5,25,50,100"

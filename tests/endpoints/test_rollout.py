@@ -219,7 +219,7 @@ def test_pause_resume_and_abort_by_hand(
 
 
 def test_a_change_by_hand_stops_the_rollout_and_is_left_alone(
-    controller: RolloutController, endpoints: Endpoints, traffic: Traffic
+    controller: RolloutController, endpoints: Endpoints, traffic: Traffic, registry: Registry
 ) -> None:
     controller.start(
         "churn", "models:/churn/2", steps="50,100", interval=0.2, guards=GUARDS, min_rows=30
@@ -232,6 +232,9 @@ def test_a_change_by_hand_stops_the_rollout_and_is_left_alone(
     current = endpoints.get_endpoint("churn").current
     assert (current.revision, current.reason) == (3, "hotfix")
     assert endpoints.get_endpoint("churn").latest_revision == 3
+    event = registry.events(target_kind="rollout")[0]
+    assert event.action == "rollout.aborted" and event.after is not None
+    assert event.after["reason"] == stopped.reason
 
 
 def test_bad_starts_are_refused_and_change_nothing(
@@ -337,3 +340,25 @@ def test_two_controllers_ticking_at_once_move_a_rollout_once(
     assert controller.get("churn").step == 1
     steps = [e for e in registry.events(target_kind="rollout") if e.action == "rollout.step"]
     assert len(steps) == 1
+
+
+def test_a_rollout_that_cannot_move_does_not_hold_up_the_others(
+    controller: RolloutController,
+    endpoints: Endpoints,
+    traffic: Traffic,
+    registry: Registry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    endpoints.create_endpoint("other", single(1))
+    plan = {"steps": "50,100", "interval": 0.2, "guards": ["p99_latency_ms<1000"], "min_rows": 20}
+    controller.start("churn", "models:/churn/4", **plan)  # type: ignore[arg-type]
+    controller.start("other", "models:/churn/2", **plan)  # type: ignore[arg-type]
+    traffic.send("churn", 80)
+    traffic.send("other", 80)
+    registry.set_status("churn", 4, "archived")  # churn's next step cannot be served
+    ticked = after_interval(controller)
+    assert [(r.endpoint, r.state) for r in ticked] == [("other", "succeeded")]
+    stuck = controller.get("churn")
+    assert (stuck.state, stuck.step) == ("running", 0)
+    assert endpoints.get_endpoint("churn").current.revision == 2  # nothing half-applied
+    assert "rollout 1 of 'churn' could not move: models:/churn/4 is archived" in caplog.text

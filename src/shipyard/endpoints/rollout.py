@@ -34,15 +34,12 @@ rollout, one acts and the other finds the state moved on and leaves it.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -51,8 +48,14 @@ from shipyard.config import Settings
 from shipyard.endpoints.guards import Judgement, judge, parse_guards
 from shipyard.endpoints.plan import parse_duration, parse_steps, step_policy
 from shipyard.endpoints.policy import TrafficPolicy
+from shipyard.endpoints.rollout_record import ACTIVE, Rollout, judgement_data, record
 from shipyard.endpoints.service import Endpoints, endpoint_row, revision_row
-from shipyard.errors import ConflictError, InvalidInputError, RolloutNotFoundError
+from shipyard.errors import (
+    ConflictError,
+    InvalidInputError,
+    RolloutNotFoundError,
+    ShipyardError,
+)
 from shipyard.predictions.log import read_predictions
 from shipyard.registry import rows
 from shipyard.registry.lineage import os_user
@@ -61,75 +64,12 @@ from shipyard.store.tables import EndpointRow, RolloutRow, utcnow
 
 log = logging.getLogger("shipyard.rollouts")
 
-RolloutState = Literal["running", "paused", "succeeded", "rolled_back", "aborted"]
-ACTIVE: tuple[RolloutState, ...] = ("running", "paused")
 #: The actor recorded on the endpoint revisions a rollout makes.
 ACTOR = "rollout"
 # ``list`` is also a method of the controller: these name the built-in list types.
 Rollouts = list["Rollout"]
 Judgements = list[Judgement]
 _COLUMNS = ["request_id", "row", "time", "latency_ms", "error", "prediction"]
-
-
-class Rollout(BaseModel):
-    """A rollout and where it stands."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    endpoint: str
-    from_model: str
-    to_model: str
-    steps: list[float]
-    """The new version's share of traffic at each step, percent; the last is 100."""
-    interval_s: float
-    guards: list[str]
-    min_rows: int
-    state: RolloutState
-    step: int
-    """Index of the current step in ``steps``."""
-    step_started_at: datetime
-    base_revision: int
-    """The endpoint revision the rollout started from, and returns to."""
-    revision: int
-    """The endpoint revision the rollout set last."""
-    judgements: list[dict[str, Any]]
-    """The guards' last verdicts: ``guard``, ``verdict``, ``value``, ``rows``, ``text``."""
-    reason: str
-    """Why the rollout ended or was paused (empty while it runs)."""
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def share(self) -> float:
-        """The new version's share of traffic now, percent."""
-        return self.steps[self.step]
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def where(self) -> str:
-        """``step 2/4 (25%)``."""
-        return f"step {self.step + 1}/{len(self.steps)} ({self.share:g}%)"
-
-
-def _record(row: RolloutRow, endpoint: str) -> Rollout:
-    return Rollout.model_validate(
-        {c.key: getattr(row, c.key) for c in RolloutRow.__table__.columns} | {"endpoint": endpoint}
-    )
-
-
-def _judgement(j: Judgement) -> dict[str, Any]:
-    return {
-        "guard": str(j.guard),
-        "verdict": j.verdict,
-        "value": j.value if j.value is None or math.isfinite(j.value) else None,
-        "rows": j.rows,
-        "text": str(j),
-    }
 
 
 def _rows_of(frame: pd.DataFrame, uri: str) -> pd.DataFrame:
@@ -252,7 +192,7 @@ class RolloutController:
             }
             rows.add_event(s, who, "rollout.start", "rollout", endpoint, {"from": champion}, after)
             s.flush()
-            return _record(rollout, endpoint)
+            return record(rollout, endpoint)
 
     def pause(self, endpoint: str, *, reason: str = "", actor: str | None = None) -> Rollout:
         """Hold the running rollout where it is: no step changes, traffic stays."""
@@ -319,7 +259,7 @@ class RolloutController:
             after = {"rollout": rollout.id, "state": rollout.state, "reason": rollout.reason}
             rows.add_event(s, who, f"rollout.{rollout.state}", "rollout", endpoint, before, after)
             s.flush()
-            return _record(rollout, endpoint)
+            return record(rollout, endpoint)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -337,7 +277,7 @@ class RolloutController:
                     f"endpoint {endpoint!r} has had no rollout; start one with: "
                     f"shipyard rollout start {endpoint} --to URI …"
                 )
-            return _record(found, row.name)
+            return record(found, row.name)
 
     def list(self, *, endpoint: str | None = None, active: bool = False) -> Rollouts:
         """Rollouts, newest first: all, or one endpoint's, or only running and paused."""
@@ -351,28 +291,39 @@ class RolloutController:
                 query = query.where(RolloutRow.endpoint_id == endpoint_row(s, endpoint).id)
             if active:
                 query = query.where(RolloutRow.state.in_(ACTIVE))
-            return [_record(r, name) for r, name in s.execute(query)]
+            return [record(r, name) for r, name in s.execute(query)]
 
     # -- the controller ------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> Rollouts:
         """Advance every running rollout once (see the module documentation); returns
         each as it stands afterwards (those another controller moved meanwhile are left
-        to it and not returned)."""
+        to it and not returned). A rollout that cannot move (say its starting version
+        was archived meanwhile, so it cannot return there) is logged and tried again at
+        the next tick; the others go on."""
         now = now or utcnow()
+        if now.tzinfo is None:
+            raise ValueError("tick(now=...) takes a timezone-aware time")
         done = []
         for rollout in self.list(active=True):
             if rollout.state != "running":
                 continue
-            frame = read_predictions(
-                self.predictions, endpoint=rollout.endpoint, start=rollout.step_started_at, end=now
-            )
-            new, current = _rows_of(frame, rollout.to_model), _rows_of(frame, rollout.from_model)
-            judged = judge(parse_guards(rollout.guards), new, current, min_rows=rollout.min_rows)
-            after = self._advance(rollout, judged, now)
+            try:
+                after = self._tick_one(rollout, now)
+            except ShipyardError as exc:
+                log.error("rollout %s of %r could not move: %s", rollout.id, rollout.endpoint, exc)
+                continue
             if after is not None:
                 done.append(after)
         return done
+
+    def _tick_one(self, rollout: Rollout, now: datetime) -> Rollout | None:
+        frame = read_predictions(
+            self.predictions, endpoint=rollout.endpoint, start=rollout.step_started_at, end=now
+        )
+        new, current = _rows_of(frame, rollout.to_model), _rows_of(frame, rollout.from_model)
+        judged = judge(parse_guards(rollout.guards), new, current, min_rows=rollout.min_rows)
+        return self._advance(rollout, judged, now)
 
     def _advance(self, seen: Rollout, judged: Judgements, now: datetime) -> Rollout | None:
         with self.db.session(write=True) as s:
@@ -385,7 +336,7 @@ class RolloutController:
                 rollout.step_started_at,
             ) != (seen.state, seen.step, seen.revision, seen.step_started_at):
                 return None  # another controller (or a person) moved it since it was read
-            rollout.judgements = [_judgement(j) for j in judged]
+            rollout.judgements = [judgement_data(j) for j in judged]
             rollout.updated_at = now
             before = {"state": seen.state, "step": seen.step, "revision": seen.revision}
             if row.current_revision != rollout.revision:
@@ -414,7 +365,7 @@ class RolloutController:
                 self._next_step(s, row, rollout, seen, now)
             else:
                 s.flush()
-                return _record(rollout, seen.endpoint)
+                return record(rollout, seen.endpoint)
             after = {
                 "rollout": rollout.id,
                 "state": rollout.state,
@@ -426,7 +377,7 @@ class RolloutController:
             action = "rollout.step" if rollout.state == "running" else f"rollout.{rollout.state}"
             rows.add_event(s, ACTOR, action, "rollout", seen.endpoint, before, after)
             s.flush()
-            return _record(rollout, seen.endpoint)
+            return record(rollout, seen.endpoint)
 
     def _next_step(
         self, s: Session, row: EndpointRow, rollout: RolloutRow, seen: Rollout, now: datetime

@@ -362,3 +362,24 @@ def test_a_rollout_that_cannot_move_does_not_hold_up_the_others(
     assert (stuck.state, stuck.step) == ("running", 0)
     assert endpoints.get_endpoint("churn").current.revision == 2  # nothing half-applied
     assert "rollout 1 of 'churn' could not move: models:/churn/4 is archived" in caplog.text
+
+
+def test_the_controller_loop_advances_rollouts_until_stopped(
+    controller: RolloutController, traffic: Traffic
+) -> None:
+    controller.start(
+        "churn", "models:/churn/2", steps="50,100", interval=0.2, guards=GUARDS, min_rows=30
+    )
+    traffic.send("churn", 60)
+    stop = threading.Event()
+    seen: list[list[Rollout]] = []
+    loop = threading.Thread(target=controller.run, args=(stop, 0.05, seen.append))
+    loop.start()
+    deadline = time.monotonic() + 10
+    while controller.get("churn").state == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    loop.join(timeout=5)
+    assert not loop.is_alive()
+    assert controller.get("churn").state == "succeeded"
+    assert [r.state for ticked in seen for r in ticked][-1] == "succeeded"

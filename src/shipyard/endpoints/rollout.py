@@ -67,7 +67,7 @@ log = logging.getLogger("shipyard.rollouts")
 #: The actor recorded on the endpoint revisions a rollout makes.
 ACTOR = "rollout"
 # ``list`` is also a method of the controller: these name the built-in list types.
-Rollouts = list["Rollout"]
+Rollouts = list[Rollout]
 Judgements = list[Judgement]
 _COLUMNS = ["request_id", "row", "time", "latency_ms", "error", "prediction"]
 
@@ -318,9 +318,18 @@ class RolloutController:
         return done
 
     def _tick_one(self, rollout: Rollout, now: datetime) -> Rollout | None:
-        frame = read_predictions(
-            self.predictions, endpoint=rollout.endpoint, start=rollout.step_started_at, end=now
-        )
+        models = sorted({ModelURI.parse(u).name for u in (rollout.from_model, rollout.to_model)})
+        frames = [
+            read_predictions(
+                self.predictions,
+                model=model,
+                endpoint=rollout.endpoint,
+                start=rollout.step_started_at,
+                end=now,
+            )
+            for model in models
+        ]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         new, current = _rows_of(frame, rollout.to_model), _rows_of(frame, rollout.from_model)
         judged = judge(parse_guards(rollout.guards), new, current, min_rows=rollout.min_rows)
         return self._advance(rollout, judged, now)

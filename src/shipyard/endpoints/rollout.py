@@ -394,7 +394,7 @@ class RolloutController:
         step = seen.step + 1
         share = seen.steps[step]
         base = TrafficPolicy.model_validate(revision_row(s, row, seen.base_revision).policy)
-        mirror = any(g.startswith("agreement") for g in seen.guards)
+        mirror = any(g.metric == "agreement" for g in parse_guards(seen.guards))
         policy = step_policy(base, seen.to_model, share, mirror=mirror)
         where = f"step {step + 1}/{len(seen.steps)} ({share:g}%)"
         self.endpoints.revise(s, row, policy, reason=f"rollout {seen.id}: {where}", actor=ACTOR)

@@ -14,7 +14,9 @@ The hierarchy::
     ├── NotFoundError                  (404)
     │   ├── ModelNotFoundError
     │   ├── VersionNotFoundError
-    │   └── AliasNotFoundError
+    │   ├── AliasNotFoundError
+    │   ├── EndpointNotFoundError
+    │   └── RolloutNotFoundError
     ├── ConflictError                  (409) the change contradicts the current state
     ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
     ├── ModelFailedError               (500) the model raised on valid input, no fallback
@@ -110,6 +112,10 @@ class EndpointNotFoundError(NotFoundError):
 
 class AliasNotFoundError(NotFoundError):
     pass
+
+
+class RolloutNotFoundError(NotFoundError):
+    """No rollout (or no running or paused one) on that endpoint."""
 
 
 class ConflictError(ShipyardError):

@@ -4,6 +4,8 @@ and A/B reports."""
 from shipyard.endpoints.abcompare import MetricComparison
 from shipyard.endpoints.abreport import ABReport, VariantStats, ab_report
 from shipyard.endpoints.policy import TrafficPolicy, Variant, bucket, combine
+from shipyard.endpoints.rollout import RolloutController
+from shipyard.endpoints.rollout_record import Rollout
 from shipyard.endpoints.service import Endpoint, Endpoints, Revision
 
 __all__ = [
@@ -12,6 +14,8 @@ __all__ = [
     "Endpoints",
     "MetricComparison",
     "Revision",
+    "Rollout",
+    "RolloutController",
     "TrafficPolicy",
     "Variant",
     "VariantStats",

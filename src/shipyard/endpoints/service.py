@@ -153,34 +153,8 @@ class Endpoints(RegistryCore):
         chosen = _policy(policy)
         who = self._actor(actor)
         with self.db.session(write=True) as s:
-            row = _endpoint_row(s, name, lock=True)
-            current = _revision_row(s, row, row.current_revision)
-            data = chosen.model_dump(mode="json")
-            changes = diff(current.policy, data)
-            if not changes:
-                return self._endpoint(s, row)
-            _check_versions(s, chosen)
-            now = utcnow()
-            number = row.latest_revision + 1
-            s.add(
-                EndpointRevisionRow(
-                    endpoint_id=row.id,
-                    revision=number,
-                    parent=row.current_revision,
-                    policy=data,
-                    diff=changes,
-                    reason=reason,
-                    created_by=who,
-                    created_at=now,
-                )
-            )
-            before = {"revision": row.current_revision}
-            row.current_revision = row.latest_revision = number
-            row.updated_at = now
-            rows.add_event(
-                s, who, "endpoint.update", "endpoint", name, before, {"revision": number}
-            )
-            s.flush()
+            row = endpoint_row(s, name, lock=True)
+            self.revise(s, row, chosen, reason=reason, actor=who)
             return self._endpoint(s, row)
 
     def rollback_endpoint(
@@ -195,30 +169,75 @@ class Endpoints(RegistryCore):
         replaced. Its versions must still be ready."""
         who = self._actor(actor)
         with self.db.session(write=True) as s:
-            row = _endpoint_row(s, name, lock=True)
-            current = _revision_row(s, row, row.current_revision)
-            target = current.parent if to is None else to
-            if target is None:
-                raise ConflictError(
-                    f"endpoint {name!r} is at revision {row.current_revision}, which replaced "
-                    "none; give the revision to return to with --to"
-                )
-            if target == row.current_revision:
-                raise ConflictError(f"endpoint {name!r} is already at revision {target}")
-            chosen = _revision_row(s, row, target)
-            _check_versions(s, TrafficPolicy.model_validate(chosen.policy))
-            before = {"revision": row.current_revision}
-            row.current_revision = target
-            row.updated_at = utcnow()
-            after = {"revision": target, "reason": reason}
-            rows.add_event(s, who, "endpoint.rollback", "endpoint", name, before, after)
-            s.flush()
+            row = endpoint_row(s, name, lock=True)
+            self.restore(s, row, to, reason=reason, actor=who)
             return self._endpoint(s, row)
+
+    # -- within a caller's transaction (rollouts change an endpoint and their own state
+    # -- in one transaction) ------------------------------------------------------------
+
+    def revise(
+        self, s: Session, row: EndpointRow, policy: TrafficPolicy, *, reason: str, actor: str
+    ) -> bool:
+        """Make ``policy`` current as a new revision, in the write transaction ``s`` that
+        locked ``row`` (:func:`endpoint_row` with ``lock=True``). ``False``, and nothing
+        written, when it equals the current revision's policy."""
+        current = revision_row(s, row, row.current_revision)
+        data = policy.model_dump(mode="json")
+        changes = diff(current.policy, data)
+        if not changes:
+            return False
+        _check_versions(s, policy)
+        now = utcnow()
+        number = row.latest_revision + 1
+        s.add(
+            EndpointRevisionRow(
+                endpoint_id=row.id,
+                revision=number,
+                parent=row.current_revision,
+                policy=data,
+                diff=changes,
+                reason=reason,
+                created_by=actor,
+                created_at=now,
+            )
+        )
+        before = {"revision": row.current_revision}
+        row.current_revision = row.latest_revision = number
+        row.updated_at = now
+        rows.add_event(
+            s, actor, "endpoint.update", "endpoint", row.name, before, {"revision": number}
+        )
+        s.flush()
+        return True
+
+    def restore(
+        self, s: Session, row: EndpointRow, to: int | None, *, reason: str, actor: str
+    ) -> None:
+        """Make revision ``to`` (default: the one the current revision replaced) current,
+        in the write transaction ``s`` that locked ``row``."""
+        current = revision_row(s, row, row.current_revision)
+        target = current.parent if to is None else to
+        if target is None:
+            raise ConflictError(
+                f"endpoint {row.name!r} is at revision {row.current_revision}, which replaced "
+                "none; give the revision to return to with --to"
+            )
+        if target == row.current_revision:
+            raise ConflictError(f"endpoint {row.name!r} is already at revision {target}")
+        chosen = revision_row(s, row, target)
+        _check_versions(s, TrafficPolicy.model_validate(chosen.policy))
+        before = {"revision": row.current_revision}
+        row.current_revision = target
+        row.updated_at = utcnow()
+        after = {"revision": target, "reason": reason}
+        rows.add_event(s, actor, "endpoint.rollback", "endpoint", row.name, before, after)
+        s.flush()
 
     def get_endpoint(self, name: str) -> Endpoint:
         """The endpoint and its current revision."""
         with self.db.session() as s:
-            return self._endpoint(s, _endpoint_row(s, name))
+            return self._endpoint(s, endpoint_row(s, name))
 
     def list_endpoints(self) -> list[Endpoint]:
         """Every endpoint, by name."""
@@ -242,7 +261,7 @@ class Endpoints(RegistryCore):
     def list_revisions(self, name: str) -> list[Revision]:
         """Every revision of an endpoint, oldest first."""
         with self.db.session() as s:
-            row = _endpoint_row(s, name)
+            row = endpoint_row(s, name)
             found = s.scalars(
                 select(EndpointRevisionRow)
                 .where(EndpointRevisionRow.endpoint_id == row.id)
@@ -254,7 +273,7 @@ class Endpoints(RegistryCore):
         return Endpoint(
             name=row.name,
             description=row.description,
-            current=_revision(row.name, _revision_row(s, row, row.current_revision)),
+            current=_revision(row.name, revision_row(s, row, row.current_revision)),
             latest_revision=row.latest_revision,
             created_by=row.created_by,
             created_at=row.created_at,
@@ -286,7 +305,8 @@ def _check_versions(s: Session, policy: TrafficPolicy) -> None:
             )
 
 
-def _endpoint_row(s: Session, name: str, *, lock: bool = False) -> EndpointRow:
+def endpoint_row(s: Session, name: str, *, lock: bool = False) -> EndpointRow:
+    """The endpoint's row (locked for update with ``lock``), or a 404 naming it."""
     _validate_name(name)
     query = select(EndpointRow).where(EndpointRow.name == name)
     if lock:
@@ -299,7 +319,8 @@ def _endpoint_row(s: Session, name: str, *, lock: bool = False) -> EndpointRow:
     return row
 
 
-def _revision_row(s: Session, row: EndpointRow, revision: int) -> EndpointRevisionRow:
+def revision_row(s: Session, row: EndpointRow, revision: int) -> EndpointRevisionRow:
+    """One revision's row of the endpoint ``row``, or a 404 naming the ones it has."""
     found = s.scalars(
         select(EndpointRevisionRow).where(
             EndpointRevisionRow.endpoint_id == row.id, EndpointRevisionRow.revision == revision

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -170,3 +172,49 @@ class EndpointRevisionRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+#: Rollout states that hold an endpoint: at most one such rollout per endpoint.
+ACTIVE_ROLLOUT = text("state IN ('running', 'paused')")
+
+
+class RolloutRow(Base):
+    """A progressive rollout of one endpoint from its serving version to a new one, and
+    where it stands: the controller's state lives here, so it survives restarts."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (
+        # The rule is enforced under the endpoint's row lock; this index backs it up.
+        Index(
+            "uq_rollouts_active",
+            "endpoint_id",
+            unique=True,
+            sqlite_where=ACTIVE_ROLLOUT,
+            postgresql_where=ACTIVE_ROLLOUT,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True
+    )
+    from_model: Mapped[str] = mapped_column(String(256))
+    to_model: Mapped[str] = mapped_column(String(256))
+    # Traffic shares of the new version, percent, ascending, the last 100.
+    steps: Mapped[list[float]] = mapped_column(JSONType)
+    interval_s: Mapped[float] = mapped_column(Float)
+    guards: Mapped[list[str]] = mapped_column(JSONType)
+    min_rows: Mapped[int] = mapped_column(Integer)
+    # running, paused, succeeded, rolled_back or aborted.
+    state: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(Integer)
+    step_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The revision to return to, and the one the rollout set last (a different current
+    # revision means someone changed the endpoint by hand).
+    base_revision: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)
+    judgements: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -321,6 +321,47 @@ def test_the_endpoint_fallback_answers_for_a_failing_model(site: Site) -> None:
     body = answer.json()
     assert body["predictions"] == ["unknown"] and body["fallback"] is True
     assert (body["endpoint"], body["variant"]) == ("guarded", "p")
+    logged = _logged(site, "guarded", 1)
+    # Logged under the version that failed, with why: its failures count though the
+    # fallback answered.
+    assert logged["version"].tolist() == [3] and logged["fallback"].tolist() == [True]
+    assert "broken model" in logged["error"].iloc[0]
+    assert logged["prediction"].tolist() == ["unknown"]
+
+
+def test_an_ensemble_member_failing_falls_back_for_the_whole_request(site: Site) -> None:
+    site.endpoints.create_endpoint(
+        "shaky",
+        _policy(
+            "ensemble",
+            ("d", "models:/px/1", 1),
+            ("b", "models:/px/3", 1),
+            method="mean",
+            fallback="-1",
+        ),
+    )
+    deadline = time.monotonic() + 5
+    while "shaky" not in site.plane.routes:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    ok = site.http.post(f"{site.url}/v1/endpoints/shaky/predict", json={"instances": [{"x": 2.0}]})
+    assert ok.json()["predictions"] == [(4.0 + 2.0) / 2]  # Broken unarmed answers x
+    Broken.armed = True
+    try:
+        answer = site.http.post(
+            f"{site.url}/v1/endpoints/shaky/predict",
+            json={"instances": [{"x": 2.0}]},
+            headers={"x-request-id": "shaky-1"},
+        )
+    finally:
+        Broken.armed = False
+    body = answer.json()
+    assert answer.status_code == 200 and body["predictions"] == [-1] and body["fallback"]
+    logged = _logged(site, "shaky", 5)
+    mine = logged[logged["request_id"] == "shaky-1"].set_index("variant")
+    assert "broken model" in mine.loc["b", "error"] and mine.loc["b", "shadow"]
+    assert mine.loc["d", "prediction"] == 4.0 and pd.isna(mine.loc["d", "error"])
+    assert mine.loc["ensemble", "fallback"] and "broken model" in mine.loc["ensemble", "error"]
 
 
 def test_unknown_endpoints_are_named(site: Site) -> None:

@@ -411,10 +411,12 @@ class DataPlane:
         route: Route | None = None,
     ) -> tuple[Prediction, bool]:
         """Predict through the guard. The model's batcher writes what it answers to the
-        prediction log; an error, or a fallback's answer, is written here."""
+        prediction log; an error, or a fallback's answer, is written here: under the
+        version that failed, with why it failed, so its failures count even when the
+        fallback answered."""
         log_ = self.prediction_log
         try:
-            result, used = await guard.predict(frame, (identifier, protocol, started, route))
+            result, problem = await guard.predict(frame, (identifier, protocol, started, route))
         except ShipyardError as exc:
             if log_ is not None:
                 log_.append(
@@ -431,10 +433,10 @@ class DataPlane:
                     route=route,
                 )
             raise
-        if used and log_ is not None:
+        if problem is not None and log_ is not None:
             log_.append(
                 model=served.name,
-                version=result.version,
+                version=served.version,
                 request_id=identifier,
                 protocol=protocol,
                 inputs=frame,
@@ -443,9 +445,10 @@ class DataPlane:
                 probabilities=result.probabilities,
                 latency_ms=(time.perf_counter() - started) * 1000,
                 fallback=True,
+                error=problem.message,
                 route=route,
             )
-        return result, used
+        return result, problem is not None
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -674,15 +677,22 @@ class DataPlane:
         first = route.members[0].served
         frame = frames[(id(first.loaded.signature), first.columns)]
         calls = [
-            m.guard.predict(
+            self._predict(  # each member's answer, or failure, is logged as its own
+                m.guard,
+                m.served,
                 frames[(id(m.served.loaded.signature), m.served.columns)],
-                (identifier, protocol, started, m.route),
+                identifier,
+                protocol,
+                started,
+                m.route,
             )
             for m in route.members
         ]
-        fell_back = False
-        try:
-            answers = [r for r, _ in await asyncio.gather(*calls)]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        problem: ShipyardError | None = None
+        if failed is None:
+            answers = [o[0] for o in outcomes if not isinstance(o, BaseException)]
             predictions, probabilities = combine(
                 route.policy.method or "mean",
                 [a.predictions for a in answers],
@@ -691,16 +701,18 @@ class DataPlane:
                 [m.variant.weight for m in route.members],
             )
             result = Prediction(predictions, probabilities, first.classes, None)
-        except (ModelFailedError, ModelTimeoutError, CircuitOpenError) as exc:
+        else:
             target = parse_fallback(route.policy.fallback)  # the members have none
-
-            if target is None:
-                self._log_error(first, frame, identifier, protocol, started, route, exc)
-                raise
+            if target is None or not isinstance(
+                failed, ModelFailedError | ModelTimeoutError | CircuitOpenError
+            ):
+                if isinstance(failed, ShipyardError):
+                    self._log_error(first, frame, identifier, protocol, started, route, failed)
+                raise failed
             fallback = (
                 target if isinstance(target, FixedAnswer) else self.backups[str(target)].predict
             )
-            result, fell_back = await fallback(frame), True
+            result, problem = await fallback(frame), failed
         if self.prediction_log is not None:
             self.prediction_log.append(
                 model=first.name,
@@ -712,9 +724,11 @@ class DataPlane:
                 predictions=result.predictions,
                 probabilities=result.probabilities,
                 latency_ms=(time.perf_counter() - started) * 1000,
-                fallback=fell_back,
+                fallback=problem is not None,
+                error=None if problem is None else problem.message,
                 route=route.ensemble_route,
             )
+        fell_back = problem is not None
         self._copy(route, first, frame, body, identifier, protocol)
         out = encode(route.name, result, identifier, fell_back)
         stamped = _stamped(protocol, out, route, "ensemble")

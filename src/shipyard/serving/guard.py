@@ -103,9 +103,11 @@ class Guard:
         """Level of the log line a failure or timeout writes (a shadow's: debug; its
         failures are in the prediction log)."""
 
-    async def predict(self, frame: Inputs, tag: Any = None) -> tuple[Prediction, bool]:
-        """The prediction, and whether the fallback gave it (``tag`` goes to the model's
-        batcher, which reports successful calls with it)."""
+    async def predict(
+        self, frame: Inputs, tag: Any = None
+    ) -> tuple[Prediction, ShipyardError | None]:
+        """The prediction and, when the fallback gave it, why the model could not (``tag``
+        goes to the model's batcher, which reports successful calls with it)."""
         if not self.breaker.allow():
             return await self._fall_back(
                 frame,
@@ -134,11 +136,13 @@ class Guard:
                 frame, ModelFailedError(f"the model failed: {type(exc).__name__}: {exc}")
             )
         self.breaker.success()
-        return result, False
+        return result, None
 
-    async def _fall_back(self, frame: Inputs, problem: ShipyardError) -> tuple[Prediction, bool]:
+    async def _fall_back(
+        self, frame: Inputs, problem: ShipyardError
+    ) -> tuple[Prediction, ShipyardError | None]:
         if self.fallback is None:
             raise problem
         if self.on_fallback is not None:
             self.on_fallback()
-        return await self.fallback(frame), True
+        return await self.fallback(frame), problem

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     has a new current revision (seconds); when so, the new versions are loaded in the
     background and swapped in without dropping a request."""
 
+    rollout_period_s: float = Field(default=5.0, gt=0, le=3_600)
+    """How often ``shipyard server`` judges running rollouts (seconds): each rollout's
+    guards are read off the prediction log and its step moved on, or rolled back."""
+
     request_timeout_ms: float = Field(default=30_000, gt=0)
     """How long one inference request may take before the fallback answers (or 504)."""
 

@@ -9,7 +9,9 @@ at the same paths as ``shipyard serve``, health and ``/metrics``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +21,7 @@ from starlette.applications import Starlette
 from shipyard.api import router
 from shipyard.api.errors import install_error_handlers
 from shipyard.config import Settings
-from shipyard.endpoints import Endpoints
+from shipyard.endpoints import Endpoints, RolloutController
 from shipyard.registry import Registry
 from shipyard.serving.app import DataPlaneApp, create_app
 
@@ -43,6 +45,7 @@ def create_server_app(
     *,
     data_plane_app: Starlette | None = None,
     data_plane: bool = True,
+    rollouts: bool = True,
 ) -> FastAPI:
     """The server application for ``settings`` (default: read from ``SHIPYARD_*``).
 
@@ -50,7 +53,8 @@ def create_server_app(
     endpoint (``SHIPYARD_ENDPOINTS``, default all, including those created later) and the
     models ``SHIPYARD_SERVE`` names; ``data_plane_app`` replaces it with another ASGI
     application answering every path outside ``/api/v1``. Its lifespan (model loading,
-    draining) runs inside the control plane's.
+    draining) runs inside the control plane's. With ``rollouts`` (the default), a
+    rollout controller judges running rollouts every ``SHIPYARD_ROLLOUT_PERIOD_S``.
     """
     settings = settings or Settings()
     if data_plane_app is None and data_plane:
@@ -60,14 +64,31 @@ def create_server_app(
     registry = Registry.from_settings(settings)
     endpoints = Endpoints(registry.db, registry.artifacts, settings)
 
+    controller = RolloutController(endpoints, settings.predictions) if rollouts else None
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
         async with contextlib.AsyncExitStack() as stack:
             if data_plane_app is not None:
                 await stack.enter_async_context(
                     data_plane_app.router.lifespan_context(data_plane_app)
                 )
-            yield
+            judging = None
+            if controller is not None:
+                judging = threading.Thread(
+                    target=controller.run,
+                    args=(stop, settings.rollout_period_s),
+                    name="rollouts",
+                    daemon=True,
+                )
+                judging.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                if judging is not None:
+                    await asyncio.to_thread(judging.join, 30)
         registry.db.dispose()
 
     from shipyard import __version__

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     (``shipyard serve ENDPOINT`` sets it), or ``*`` for every endpoint, including those
     created later (what ``shipyard server`` serves)."""
 
+    on_demand_alias: str | None = None
+    """The alias by which ``shipyard server`` serves any registered model at the paths of
+    ``shipyard serve`` (``/v1/models/NAME/predict``, ``/v2/models/NAME/infer``): loaded on
+    its first request, followed as the alias moves. Unset: ``champion`` for ``shipyard
+    server``, nothing for ``shipyard serve``; empty: no models on demand."""
+
     max_batch_size: int = Field(default=64, ge=1)
     """Most rows the data plane merges into one model call (adaptive batching)."""
 

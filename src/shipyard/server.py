@@ -50,16 +50,21 @@ def create_server_app(
     """The server application for ``settings`` (default: read from ``SHIPYARD_*``).
 
     With ``data_plane`` (the default), the data plane runs in the same process: every
-    endpoint (``SHIPYARD_ENDPOINTS``, default all, including those created later) and the
-    models ``SHIPYARD_SERVE`` names; ``data_plane_app`` replaces it with another ASGI
-    application answering every path outside ``/api/v1``. Its lifespan (model loading,
-    draining) runs inside the control plane's. With ``rollouts`` (the default), a
-    rollout controller judges running rollouts every ``SHIPYARD_ROLLOUT_PERIOD_S``.
+    endpoint (``SHIPYARD_ENDPOINTS``, default all, including those created later), the
+    models ``SHIPYARD_SERVE`` names, and any other model by its ``champion`` alias
+    (``SHIPYARD_ON_DEMAND_ALIAS``), loaded on its first request. ``data_plane_app``
+    replaces it with another ASGI application answering every path outside ``/api/v1``.
+    Its lifespan (model loading, draining) runs inside the control plane's. With
+    ``rollouts`` (the default), a rollout controller judges running rollouts every
+    ``SHIPYARD_ROLLOUT_PERIOD_S``.
     """
     settings = settings or Settings()
     if data_plane_app is None and data_plane:
+        alias = "champion" if settings.on_demand_alias is None else settings.on_demand_alias
         data_plane_app = create_app(
-            settings.model_copy(update={"endpoints": settings.endpoints or "*"})
+            settings.model_copy(
+                update={"endpoints": settings.endpoints or "*", "on_demand_alias": alias}
+            )
         )
     registry = Registry.from_settings(settings)
     endpoints = Endpoints(registry.db, registry.artifacts, settings)

@@ -214,3 +214,44 @@ def test_the_embedded_server_serves_endpoints_and_follows_their_revisions(
         assert httpx.get(f"{url}/v2/health/ready").status_code == 200
         assert httpx.get(f"{url}/v1/endpoints/shop").json()["revision"] == 2
     registry.db.dispose()
+
+
+def test_the_embedded_server_serves_any_model_by_its_champion_alias(settings: Settings) -> None:
+    from models import logistic
+    from shipyard.registry import Registry
+
+    registry = Registry.from_settings(settings.model_copy(update={"reference_sample_rows": 50}))
+    first, frame, _ = logistic(rows=200, seed=1)
+    second, _, _ = logistic(rows=150, seed=2)
+    registry.register_model(first, "clf", training_data=frame)
+    registry.register_model(second, "clf", training_data=frame)
+    registry.set_alias("clf", "champion", 1)
+    registry.register_model(first, "bare", training_data=frame)  # no alias
+    fast = settings.model_copy(update={"follow_interval_s": 0.2})
+    rows = [
+        {"age": int(r.age), "income": r.income, "score": r.score}
+        for r in frame.head(3).itertuples()
+    ]
+    with ServerThread(create_server_app(fast)) as thread:
+        url = f"http://127.0.0.1:{thread.port}"
+        answers = [
+            httpx.post(f"{url}/v1/models/clf/predict", json={"instances": rows}, timeout=60)
+            for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [200, 200], answers[0].text
+        assert answers[0].json()["predictions"] == first.predict(frame.head(3)).tolist()
+        assert httpx.get(f"{url}/v2/models/clf").json()["versions"] == ["1"]
+        registry.set_alias("clf", "champion", 2)
+        deadline = time.monotonic() + 5
+        while True:
+            body = httpx.post(f"{url}/v1/models/clf/predict", json={"instances": rows}).json()
+            if body["version"] == 2:
+                break
+            assert time.monotonic() < deadline, "the alias move was not followed"
+            time.sleep(0.05)
+        assert body["predictions"] == second.predict(frame.head(3)).tolist()
+        missing = httpx.post(f"{url}/v1/models/nope/predict", json={"instances": rows})
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]
+        no_alias = httpx.post(f"{url}/v1/models/bare/predict", json={"instances": rows})
+        assert no_alias.status_code == 404 and "champion" in no_alias.json()["error"]
+    registry.db.dispose()

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     settings = settings or Settings()
     logs.configure(settings.log_level)
     if plane is None:
-        if not settings.serve and not settings.endpoints:
+        if not settings.serve and not settings.endpoints and not settings.on_demand_alias:
             raise InvalidInputError(
                 "nothing to serve; run shipyard serve ENDPOINT or shipyard serve "
                 "models:/NAME@ALIAS (or set SHIPYARD_ENDPOINTS or SHIPYARD_SERVE)"
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             Registry.from_settings(settings),
             parse_targets(settings.serve) if settings.serve else [],
             endpoints=[e.strip() for e in (settings.endpoints or "").split(",") if e.strip()],
+            on_demand_alias=settings.on_demand_alias or None,
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,
             timeout_s=settings.request_timeout_ms / 1000,
@@ -221,19 +222,23 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
 
     @app.get("/v2/models/{name}")
     async def model_metadata(name: str) -> Response:
+        await data_plane.ensure(name)
         return _json(data_plane.model_metadata(name))
 
     @app.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str) -> Response:
+        await data_plane.ensure(name)
         return _json(data_plane.model_metadata(name, version))
 
     @app.get("/v2/models/{name}/ready")
     async def model_ready(name: str) -> Response:
+        await data_plane.ensure(name)
         served = data_plane.model(name)
         return _json({"name": name, "ready": served.ready}, 200 if served.ready else 503)
 
     @app.get("/v2/models/{name}/versions/{version}/ready")
     async def model_version_ready(name: str, version: str) -> Response:
+        await data_plane.ensure(name)
         served = data_plane.model(name, version)
         return _json({"name": name, "ready": served.ready}, 200 if served.ready else 503)
 

@@ -29,6 +29,7 @@ from shipyard.errors import (
 )
 from shipyard.predictions import PredictionLogWriter, Route
 from shipyard.registry import Registry
+from shipyard.registry.names import validate_model_name
 from shipyard.registry.uri import ModelURI
 from shipyard.schema import ColumnSpec
 from shipyard.serving import protocols
@@ -129,8 +130,13 @@ class DataPlane:
         prediction_log: PredictionLogWriter | None = None,
         options: Mapping[str, ModelServing] | None = None,
         endpoints: Iterable[str] | None = None,
+        on_demand_alias: str | None = None,
     ) -> None:
         self.prediction_log = prediction_log
+        self.on_demand_alias = on_demand_alias
+        """When set, a request for a model not served yet loads ``models:/NAME@ALIAS`` (and
+        follows the alias from then on): what ``shipyard server`` does."""
+        self._loading: dict[str, asyncio.Future[Slot]] = {}
         self.timeout_s = timeout_s
         self.fallback_target = fallback
         self.breaker_failures = breaker_failures
@@ -381,13 +387,49 @@ class DataPlane:
 
     async def predict_v1(self, name: str, body: Any, rid: str | None) -> dict[str, Any]:
         """Plain-JSON predict."""
+        await self.ensure(name)
         return await self._infer(self.slot(name), "v1", body, rid)
 
     async def infer_v2(
         self, name: str, version: str | None, body: Any, rid: str | None
     ) -> dict[str, Any]:
         """V2 inference."""
+        await self.ensure(name)
         return await self._infer(self.slot(name, version), "v2", body, rid)
+
+    async def ensure(self, name: str) -> None:
+        """Load model ``name`` on demand if this plane does that and does not serve it."""
+        if name not in self.slots and self.on_demand_alias is not None:
+            await self.load_on_demand(name)
+
+    async def load_on_demand(self, name: str) -> Slot:
+        """Serve ``models:/NAME@ALIAS`` (``on_demand_alias``) from now on, loading it in
+        the background; concurrent first requests share one load, and a failed load is
+        not remembered (the next request tries again)."""
+        found = self.slots.get(name)
+        if found is not None:
+            return found
+        pending = self._loading.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        assert self.on_demand_alias is not None
+        loop = asyncio.get_running_loop()
+        pending = self._loading[name] = loop.create_future()
+        try:
+            validate_model_name(name)
+            uri = ModelURI(name=name, alias=self.on_demand_alias)
+            served = await loop.run_in_executor(None, ServedModel.load, self.registry, uri)
+            slot = self.slots[name] = self._slot(served)
+            self.targets.append(uri)  # followed as the alias moves
+            log.info("serving", extra={"uri": str(uri), "version": served.version})
+            pending.set_result(slot)
+            return slot
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: no "never retrieved" warning when unshared
+            raise
+        finally:
+            del self._loading[name]
 
     async def _infer(self, slot: Slot, protocol: str, body: Any, rid: str | None) -> dict[str, Any]:
         """Decode with the protocol, predict, log, and encode the answer."""

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     batch. Under a steady stream from a fixed set of clients, waiting only idles the
     server (every waiting client is already in the batch)."""
 
-    follow_interval_s: float = Field(default=2.0, gt=0, le=3_600)
+    follow_interval_s: float = Field(default=1.0, gt=0, le=3_600)
     """How often the data plane checks whether a served alias moved or a served endpoint
     has a new current revision (seconds); when so, the new versions are loaded in the
     background and swapped in without dropping a request."""

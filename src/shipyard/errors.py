@@ -24,6 +24,7 @@ The hierarchy::
     ├── ModelTimeoutError              (504) the model ran out of time, no fallback
     ├── DatabaseError                  (503) the metadata store cannot be reached or migrated
     ├── ServerUnreachableError         (503) the client cannot reach a Shipyard server
+    ├── EndpointUnavailableError       (503) an endpoint's current revision cannot be served
     └── ConfigurationError             (500) settings are inconsistent
 
 Third-party errors are translated at the boundary (``raise Ours(...) from exc``), and
@@ -132,6 +133,13 @@ class DatabaseError(ShipyardError):
 
 class ServerUnreachableError(ShipyardError):
     """:class:`shipyard.Client` could not connect to the server, or it did not answer in time."""
+
+    status_code = 503
+
+
+class EndpointUnavailableError(ShipyardError):
+    """An endpoint's current revision could not be loaded (say a version's file is
+    damaged); the data plane serves its other endpoints meanwhile."""
 
     status_code = 503
 

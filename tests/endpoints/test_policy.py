@@ -148,6 +148,22 @@ def test_an_ab_request_without_its_key_is_told_what_to_send() -> None:
         ),
         ({"kind": "canary", "variants": []}, "kind: Input should be"),
         (
+            {
+                "kind": "single",
+                "variants": [{"name": "a", "model": "models:/m/1"}],
+                "fallback": "oops",
+            },
+            "fallback: 'oops' is neither a pinned version",
+        ),
+        (
+            {
+                "kind": "single",
+                "variants": [{"name": "a", "model": "models:/m/1"}],
+                "fallback": "models:/m@champion",
+            },
+            "fallback: models:/m@champion does not name one version",
+        ),
+        (
             {"kind": "single", "variants": [{"name": "a", "model": "models:/m/1"}], "mirror": True},
             "only a split or ab policy mirrors",
         ),

@@ -101,6 +101,8 @@ def test_refused_changes_leave_the_current_revision_untouched(
         endpoints.update_endpoint("churn", lopsided)
     with pytest.raises(VersionNotFoundError, match="has no version 7"):
         endpoints.update_endpoint("churn", canary(1, 7, 10))
+    with pytest.raises(VersionNotFoundError, match="has no version 9"):
+        endpoints.update_endpoint("churn", {**single(1), "fallback": "models:/m/9"})
     registry.set_status("m", 3, "archived")
     with pytest.raises(ConflictError, match="models:/m/3 is archived"):
         endpoints.update_endpoint("churn", single(3))

@@ -275,37 +275,37 @@ def test_a_mirror_has_both_versions_answer_every_request(site: Site) -> None:
         assert (~mine["shadow"]).sum() == 2  # one variant's two rows were the answer
 
 
-def _median_ms(site: Site, endpoint: str, count: int) -> float:
-    times = []
+def _medians_ms(site: Site, endpoints: list[str], count: int) -> list[float]:
+    """Median request latency of each endpoint, requests interleaved so that both see
+    the same machine."""
+    times: list[list[float]] = [[] for _ in endpoints]
     for i in range(count):
-        started = time.perf_counter()
-        answer = site.http.post(
-            f"{site.url}/v1/endpoints/{endpoint}/predict", json={"instances": [{"x": float(i)}]}
-        )
-        times.append((time.perf_counter() - started) * 1000)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["predictions"] == [2.0 * i]
-    return statistics.median(times)
+        for at, endpoint in enumerate(endpoints):
+            started = time.perf_counter()
+            answer = site.http.post(
+                f"{site.url}/v1/endpoints/{endpoint}/predict", json={"instances": [{"x": float(i)}]}
+            )
+            times[at].append((time.perf_counter() - started) * 1000)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["predictions"] == [2.0 * i]
+    return [statistics.median(t) for t in times]
 
 
 def test_a_hanging_and_a_raising_shadow_never_touch_the_answer(site: Site) -> None:
     Hanging.armed = Broken.armed = True
     Hanging.hang = 0.5
     try:
-        _median_ms(site, "plain", 30)  # warm both paths
-        _median_ms(site, "shadowed", 30)
-        plain = _median_ms(site, "plain", 150)
-        shadowed = _median_ms(site, "shadowed", 150)
+        _medians_ms(site, ["plain", "shadowed"], 30)  # warm both paths
+        plain, shadowed = _medians_ms(site, ["plain", "shadowed"], 200)
     finally:
         Hanging.armed = Broken.armed = False
-    print(f"median latency: plain {plain:.3f} ms, shadowed {shadowed:.3f} ms")
     assert shadowed - plain < 1.0, (plain, shadowed)
     dropped = site.plane.metrics.shadows_dropped.labels("shadowed")._value.get()
     assert dropped > 0  # the hanging shadow fell behind: its copies were dropped, not queued
-    logged = _logged(site, "shadowed", 330)
+    logged = _logged(site, "shadowed", 430)
     copies = logged[logged["shadow"]]
     broken = copies[copies["version"] == 3]
-    assert len(broken) >= 170 and broken["error"].str.contains("broken model").all()
+    assert len(broken) >= 200 and broken["error"].str.contains("broken model").all()
     assert not logged[~logged["shadow"]]["error"].notna().any()
 
 
@@ -443,3 +443,32 @@ def test_endpoint_requests_are_counted_by_variant(site: Site) -> None:
         for line in text.splitlines()
     )
     assert 'shipyard_endpoint_request_seconds_count{endpoint="single",protocol="v1"}' in text
+
+
+def test_a_column_key_reads_the_same_from_v1_and_v2(site: Site) -> None:
+    rows = site.frame.head(2)
+    for customer in (7, 42, 1234):
+        v1 = site.http.post(
+            f"{site.url}/v1/endpoints/by-column/predict",
+            json={"instances": [dict(r, customer_id=customer) for r in _rows(rows)]},
+        ).json()
+        tensors = [
+            {
+                "name": c,
+                "shape": [2],
+                "datatype": "INT64" if c == "age" else "FP64",
+                "data": rows[c].tolist(),
+            }
+            for c in rows.columns
+        ]
+        tensors.append(
+            {"name": "customer_id", "shape": [2], "datatype": "FP64", "data": [customer * 1.0] * 2}
+        )
+        v2 = site.http.post(
+            f"{site.url}/v2/endpoints/by-column/infer", json={"inputs": tensors}
+        ).json()
+        assert (
+            v1["variant"]
+            == v2["parameters"]["variant"]
+            == ("a" if bucket(str(customer)) < 5000 else "b")
+        )

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -116,6 +117,28 @@ class TrafficPolicy(BaseModel):
     def _pinned_shadows(cls, value: list[str]) -> list[str]:
         return [_pinned_field(uri) for uri in value]
 
+    @field_validator("fallback")
+    @classmethod
+    def _fallback(cls, value: str | None) -> str | None:
+        """A pinned version, or a JSON value answered as it is."""
+        if value is None:
+            return None
+        if value.startswith("models:/"):
+            return _pinned_field(value)
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise ValueError(
+                f"{value!r} is neither a pinned version (models:/NAME/N) nor a JSON value "
+                "such as 0 or '\"unknown\"'"
+            ) from None
+        return value
+
+    @property
+    def fallback_model(self) -> str | None:
+        """The fallback version's URI, when a version is the fallback."""
+        return self.fallback if self.fallback and self.fallback.startswith("models:/") else None
+
     @model_validator(mode="after")
     def _coherent(self) -> TrafficPolicy:
         names = [v.name for v in self.variants]
@@ -167,7 +190,8 @@ class TrafficPolicy(BaseModel):
 
     @property
     def models(self) -> list[str]:
-        """Every version the policy loads: variants, then shadows."""
+        """Every version the policy answers with: variants, then shadows (see also
+        :attr:`fallback_model`)."""
         return [v.model for v in self.variants] + list(self.shadows)
 
     # -- routing -------------------------------------------------------------------
@@ -238,6 +262,8 @@ def combine(
         raise ValueError("a weighted ensemble needs one positive weight per member")
     factors = factors / factors.sum()
     classifier = classes is not None and all(p is not None for p in probabilities)
+    if method == "vote" and classes is not None and not classifier:
+        return _vote(predictions), None  # labels alone: nothing to average
     if not classifier:
         if method == "vote":
             raise InvalidInputError("a vote needs class labels; use mean or weighted")
@@ -249,10 +275,15 @@ def combine(
     labels = np.asarray(classes)
     if method != "vote":
         return labels.take(np.argmax(mean, axis=1)), mean
+    return _vote(predictions), mean
+
+
+def _vote(predictions: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """Each row's most frequent label; a tie goes to the earliest member among the tied."""
     votes = np.stack([np.asarray(p) for p in predictions])  # (members, rows)
     chosen = []
     for row in votes.T:
         values, counts = np.unique(row, return_counts=True)
         tied = set(values[counts == counts.max()].tolist())
         chosen.append(next(v for v in row.tolist() if v in tied))
-    return np.asarray(chosen, dtype=votes.dtype), mean
+    return np.asarray(chosen, dtype=votes.dtype)

@@ -294,7 +294,8 @@ def _policy(policy: TrafficPolicy | dict[str, Any]) -> TrafficPolicy:
 
 def _check_versions(s: Session, policy: TrafficPolicy) -> None:
     """Every version the policy names exists and is ready (else a 404 or 409)."""
-    for uri in policy.models:
+    fallback = [policy.fallback_model] if policy.fallback_model else []
+    for uri in [*policy.models, *fallback]:
         parsed = ModelURI.parse(uri)
         assert parsed.version is not None
         version = rows.version_row(s, parsed.name, parsed.version)

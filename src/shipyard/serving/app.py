@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         if data_plane.prediction_log is not None:
             data_plane.prediction_log.close()
         data_plane.metrics.close()
+        data_plane.registry.db.dispose()  # reconnects if used again; frees the server now
         log.info("drained", extra={"started": data_plane.started, "finished": data_plane.finished})
 
     app = DataPlaneApp(

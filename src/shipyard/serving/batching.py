@@ -105,6 +105,7 @@ class AdaptiveBatcher:
         self.on_result = on_result
         self.alone = alone
         self._busy = False
+        self.closed = False
 
     @property
     def queue_depth(self) -> int:
@@ -254,6 +255,7 @@ class AdaptiveBatcher:
 
     async def close(self) -> None:
         """Stop the batching task and its thread."""
+        self.closed = True
         if self._task is not None:
             self._task.cancel()
             try:

@@ -20,6 +20,7 @@ from shipyard.endpoints.service import Endpoints, Revision
 from shipyard.errors import (
     CircuitOpenError,
     EndpointNotFoundError,
+    EndpointUnavailableError,
     InvalidInputError,
     ModelFailedError,
     ModelNotFoundError,
@@ -177,6 +178,12 @@ class DataPlane:
         self.copying: dict[str, AdaptiveBatcher] = {}
         """Per version (pinned URI): the batcher of the copies it answers as a shadow."""
         self.endpoint_service = Endpoints(registry.db, registry.artifacts, registry.settings)
+        self.broken: dict[str, tuple[int, str]] = {}
+        """Endpoints whose current revision could not be loaded: revision and why (tried
+        again only once the endpoint has another revision)."""
+        self._slot_backups: set[str] = set()
+        self.retire_grace_s = 1.0
+        """How long a version no route uses stays open for requests already on their way."""
 
     def _option(self, name: str, key: str, default: Any) -> Any:
         chosen = self.options.get(name)
@@ -267,8 +274,14 @@ class DataPlane:
                 self.fallbacks[uri.name] = self.backups[key].predict
         for uri in self.targets:
             self.slots[uri.name] = self._slot(ServedModel.load(self.registry, uri))
-        for revision in self._current_revisions().values():
-            self.routes[revision.endpoint] = self._route(revision, self._load_versions(revision))
+        for name, revision in self._current_revisions().items():
+            try:
+                self.routes[name] = self._route(revision, self._load_versions(revision))
+            except Exception as exc:
+                if not self.every_endpoint:
+                    raise  # an endpoint asked for by name: fail in one line, at once
+                self._broken(revision, exc)  # one bad endpoint must not stop the others
+        self._slot_backups = set(self.backups)
         settle_heap()
 
     async def stop(self) -> None:
@@ -555,6 +568,17 @@ class DataPlane:
                     f"endpoint {name!r} revision {number}: the ensemble's members predict "
                     "different classes; ensemble versions of one classification task"
                 )
+            no_probabilities = [
+                str(m.uri)
+                for m in members_served
+                if m.classes is not None and not _has_probabilities(m)
+            ]
+            if no_probabilities and policy.method != "vote":
+                raise InvalidInputError(
+                    f"endpoint {name!r} revision {number}: {', '.join(no_probabilities)} "
+                    f"give(s) no probabilities to average ({policy.method}); use method "
+                    "vote, or members with predict_proba"
+                )
         for uri, served in loaded.items():
             self.pool.setdefault(uri, served)
         fallback: Any = None
@@ -622,15 +646,15 @@ class DataPlane:
             serving = self.routes.get(name)
             if serving is not None and serving.revision == revision.revision:
                 continue
+            if self.broken.get(name, (None,))[0] == revision.revision:
+                continue  # failed already: wait for another revision
             try:
                 loaded = await loop.run_in_executor(None, self._load_versions, revision)
                 self.routes[name] = self._route(revision, loaded)
-            except Exception:  # keep the revision serving now; the next round tries again
-                log.exception(
-                    "could not load an endpoint revision",
-                    extra={"endpoint": name, "revision": revision.revision},
-                )
+            except Exception as exc:  # keep the revision serving now, if any
+                self._broken(revision, exc)
                 continue
+            self.broken.pop(name, None)
             changed = True
             log.info(
                 "endpoint revision",
@@ -643,22 +667,47 @@ class DataPlane:
         for name in [n for n in self.routes if n not in current]:
             del self.routes[name]  # the endpoint is gone (only when serving every endpoint)
             changed = True
+        for name in [n for n in self.broken if n not in current]:
+            del self.broken[name]
         if changed:
             settle_heap()
             self._retire(loop)
 
+    def _broken(self, revision: Revision, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
+        self.broken[revision.endpoint] = (revision.revision, message)
+        log.error(
+            "could not load an endpoint revision; it is not served until it changes",
+            extra={"endpoint": revision.endpoint, "revision": revision.revision, "error": message},
+        )
+
     def _retire(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Close the batchers of versions no route uses; requests already handed to them
-        finish first."""
+        """Close the batchers of versions no route uses (fallbacks included), once the
+        requests already on their way to them (answers, shadows' copies) have had
+        ``retire_grace_s`` to get there, and have finished."""
         used = set().union(*(r.uris for r in self.routes.values())) if self.routes else set()
+        retired = []
         for batchers in (self.answering, self.copying):
-            for uri in [u for u in batchers if u not in used]:
-                loop.create_task(batchers.pop(uri).drain_and_close())
+            retired += [batchers.pop(u) for u in list(batchers) if u not in used]
+        unused = set(self.backups) - used - self._slot_backups
+        retired += [self.backups.pop(u) for u in unused]
+        for batcher in retired:
+            loop.create_task(self._retire_later(batcher))
         for uri in [u for u in self.pool if u not in used]:
             del self.pool[uri]
 
+    async def _retire_later(self, batcher: AdaptiveBatcher) -> None:
+        await asyncio.sleep(self.retire_grace_s)
+        await batcher.drain_and_close()
+
     def route(self, name: str) -> EndpointRoute:
         found = self.routes.get(name)
+        if found is None and name in self.broken:
+            revision, why = self.broken[name]
+            raise EndpointUnavailableError(
+                f"endpoint {name!r} revision {revision} could not be loaded ({why}); fix it "
+                f"with: shipyard endpoints update {name} (or rollback {name})"
+            )
         if found is None:
             listed = ", ".join(sorted(self.routes)) or "none"
             raise EndpointNotFoundError(
@@ -693,15 +742,16 @@ class DataPlane:
             return await self._ensemble(route, protocol, body, identifier, started)
         member = route.choose(key)
         served = member.served
-        if policy.sticky is not None and policy.sticky.column is not None:
-            if policy.sticky.column not in served.loaded.signature.names:
-                body = without_column(protocol, body, policy.sticky.column)
+        original = body  # copies decode it for their own signature when it differs
+        column = policy.sticky.column if policy.sticky is not None else None
+        if column is not None and column not in served.loaded.signature.names:
+            body = without_column(protocol, body, column)
         frame = decode(body, served.loaded.signature, served.columns)
         identifier = identifier or protocols.request_id(body, rid)
         result, used = await self._predict(
             member.guard, served, frame, identifier, protocol, started, member.route
         )
-        self._copy(route, served, frame, body, identifier, protocol, member)
+        self._copy(route, served, frame, original, identifier, protocol, member, column)
         out = encode(served.name, result, identifier, used)
         return _stamped(protocol, out, route, member.variant.name)
 
@@ -818,6 +868,7 @@ class DataPlane:
         identifier: str,
         protocol: str,
         member: Member | None = None,
+        key_column: str | None = None,
     ) -> None:
         """Hand copies of an answered request to the route's shadows, without waiting for
         them (a shadow that is slow or fails never touches the answer). A shadow backed
@@ -827,10 +878,10 @@ class DataPlane:
             return
         loop = asyncio.get_running_loop()
         for copy in copies:
-            if copy.batcher.inflight >= SHADOW_BACKLOG:
+            if copy.batcher.closed or copy.batcher.inflight >= SHADOW_BACKLOG:
                 self.metrics.shadows_dropped.labels(route.name).inc()
                 continue
-            task = self._shadow(copy, decoded_for, frame, body, identifier, protocol)
+            task = self._shadow(copy, decoded_for, frame, body, identifier, protocol, key_column)
             loop.create_task(task)
 
     async def _shadow(
@@ -841,13 +892,19 @@ class DataPlane:
         body: Any,
         identifier: str,
         protocol: str,
+        key_column: str | None = None,
     ) -> None:
         started = time.perf_counter()
         served = copy.served
+        if copy.batcher.closed:  # retired since the copy was made: it misses this one
+            self.metrics.shadows_dropped.labels(copy.route.endpoint).inc()
+            return
         try:
             if not _same_inputs(served, decoded_for):  # decode for this one's signature
                 try:
                     decode = _CODECS[protocol][0]
+                    if key_column is not None and key_column not in served.loaded.signature.names:
+                        body = without_column(protocol, body, key_column)
                     frame = decode(body, served.loaded.signature, served.columns)
                 except ShipyardError as exc:
                     if self.prediction_log is not None:
@@ -872,6 +929,11 @@ class DataPlane:
             pass  # logged by _predict with the copy's route
         except Exception:  # a shadow never takes anything down
             log.exception("a shadow failed", extra={"endpoint": copy.route.endpoint})
+
+
+def _has_probabilities(served: ServedModel) -> bool:
+    output = served.loaded.signature.output
+    return output is not None and bool(output.probabilities)
 
 
 def _same_inputs(a: ServedModel, b: ServedModel) -> bool:

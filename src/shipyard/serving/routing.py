@@ -120,10 +120,18 @@ def shadow_label(uri: str) -> str:
 # -- sticky keys read from the body -------------------------------------------------
 
 
+def _text(value: Any) -> str:
+    """A key as text, the same whichever way it came: ``42``, ``42.0`` (a V2 FP64
+    tensor) and ``"42"`` are all ``"42"``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _one_key(values: Sequence[Any], column: str) -> str | None:
     if not values:
         return None
-    keys = {str(v) for v in values if v is not None}
+    keys = {_text(v) for v in values if v is not None}
     if len(keys) > 1:
         raise InvalidInputError(
             f"the rows of one request carry different {column!r} values; this endpoint "

@@ -72,3 +72,32 @@ def test_too_few_rows_means_wait() -> None:
     verdicts = judge(guards, _log(10, errors=5), _log(0), min_rows=50)
     assert [j.verdict for j in verdicts] == ["wait", "wait"]
     assert str(verdicts[0]) == "error_rate<0.01: waiting (10 rows so far)"
+
+
+def test_prediction_drift_measures_how_far_the_new_predictions_moved() -> None:
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import ks_2samp
+
+    from shipyard.endpoints.guards import prediction_drift
+
+    rng = np.random.default_rng(0)
+    same = _log(400, prediction=0)
+    same["prediction"] = rng.integers(0, 2, 400)
+    other = same.copy()
+    other["prediction"] = rng.integers(0, 2, 400)
+    shifted = same.copy()
+    shifted["prediction"] = (rng.uniform(size=400) < 0.9).astype(int)
+    guard = parse_guards(["prediction_drift<0.1"])
+    (calm,) = judge(guard, other, same)
+    (moved,) = judge(guard, shifted, same)
+    assert calm.verdict == "pass" and moved.verdict == "breach"
+    frequencies = [np.bincount(f["prediction"], minlength=2) for f in (shifted, same)]
+    assert moved.value == pytest.approx(jensenshannon(*frequencies, base=2), abs=1e-12)
+    values = pd.Series(rng.normal(0, 1, 300))
+    drifted = pd.Series(rng.normal(0.5, 1, 300))
+    expected = ks_2samp(drifted.to_numpy(), values.to_numpy()).statistic
+    assert prediction_drift(drifted, values) == pytest.approx(expected, abs=1e-12)
+    labels = pd.Series(["yes", "no", "yes"])
+    assert prediction_drift(labels, labels) == 0.0
+    with pytest.raises(InvalidInputError, match="a share between 0 and 1"):
+        Guard.parse("prediction_drift<3")

@@ -77,7 +77,8 @@ def start(
         None,
         "--guard",
         help="A condition the new version must keep, repeatable: error_rate<0.01, "
-        "p99_latency_ms<50, agreement>0.9 (agreement mirrors requests to both versions).",
+        "p99_latency_ms<50, agreement>0.9 (agreement mirrors requests to both versions), "
+        "prediction_drift<0.1.",
     ),
     min_rows: int = typer.Option(
         50, "--min-rows", min=1, help="Rows a guard needs before it judges a step."

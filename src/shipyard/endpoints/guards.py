@@ -7,7 +7,11 @@ A guard is ``METRIC OP NUMBER``, e.g. ``error_rate<0.01``, ``p99_latency_ms<50``
 - ``pNN_latency_ms`` (``p50``, ``p90``, ``p95``, ``p99``, ``p999``): a latency quantile
   of the new version's requests;
 - ``agreement``: for classifiers, the share of rows both versions answered (the same
-  request id and row, e.g. through a shadow) on which their predictions are equal.
+  request id and row, e.g. through a shadow) on which their predictions are equal;
+- ``prediction_drift``: how far the new version's predictions are, as a distribution,
+  from the current version's over the same window (between 0, the same, and 1): for
+  labels (text, or at most 20 distinct whole numbers), the Jensen-Shannon distance
+  (base 2) of their frequencies; for values, the two-sample Kolmogorov-Smirnov statistic.
 
 Guards read prediction-log frames (as :func:`shipyard.predictions.read_predictions`
 returns them), so the same guards can judge online and batch traffic. With fewer than
@@ -23,12 +27,22 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import ks_2samp
 
 from shipyard.errors import InvalidInputError
 
 _GUARD = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
 _QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
-METRICS = ("error_rate", *(f"{q}_latency_ms" for q in _QUANTILES), "agreement")
+METRICS = (
+    "error_rate",
+    *(f"{q}_latency_ms" for q in _QUANTILES),
+    "agreement",
+    "prediction_drift",
+)
+_SHARES = ("error_rate", "agreement", "prediction_drift")
+#: At most this many distinct whole-number predictions are labels, not values.
+_MAX_LABELS = 20
 
 Verdict = Literal["pass", "breach", "wait"]
 
@@ -58,7 +72,7 @@ class Guard:
                 f"guard {text!r}: unknown metric {metric!r}; use one of {', '.join(METRICS)}"
             )
         threshold = float(number)
-        if metric in ("error_rate", "agreement") and not 0 <= threshold <= 1:
+        if metric in _SHARES and not 0 <= threshold <= 1:
             raise InvalidInputError(f"guard {text!r}: {metric} is a share between 0 and 1")
         if metric.endswith("_latency_ms") and threshold <= 0:
             raise InvalidInputError(f"guard {text!r}: a latency limit is positive milliseconds")
@@ -120,7 +134,35 @@ def measure(metric: str, new: pd.DataFrame, current: pd.DataFrame) -> tuple[floa
             return None, 0
         same = (both["prediction_new"] == both["prediction_now"]).mean()
         return float(same), len(both)
+    if metric == "prediction_drift":
+        ours, theirs = _answered(new), _answered(current)
+        rows = min(len(ours), len(theirs))
+        return (prediction_drift(ours, theirs) if rows else None), rows
     raise InvalidInputError(f"unknown guard metric {metric!r}; use one of {', '.join(METRICS)}")
+
+
+def _answered(frame: pd.DataFrame) -> pd.Series:
+    """The predictions a version gave itself (no errors, no fallback's answers)."""
+    kept = frame["error"].isna()
+    if "fallback" in frame:
+        kept &= ~frame["fallback"].astype(bool)
+    return frame.loc[kept, "prediction"].dropna()
+
+
+def prediction_drift(new: pd.Series, current: pd.Series) -> float:
+    """The distance between two samples of predictions (see the module documentation)."""
+    a, b = np.asarray(new.to_list()), np.asarray(current.to_list())
+    numeric = a.dtype.kind in "iuf" and b.dtype.kind in "iuf"
+    if numeric:
+        values = np.concatenate([a, b]).astype(np.float64)
+        whole = bool(np.all(np.mod(values, 1) == 0))
+        if not whole or len(np.unique(values)) > _MAX_LABELS:
+            return float(ks_2samp(a.astype(np.float64), b.astype(np.float64)).statistic)
+    labels = sorted({str(v) for v in a.tolist()} | {str(v) for v in b.tolist()})
+    ours = pd.Series([str(v) for v in a.tolist()]).value_counts().reindex(labels, fill_value=0)
+    theirs = pd.Series([str(v) for v in b.tolist()]).value_counts().reindex(labels, fill_value=0)
+    distance = jensenshannon(ours.to_numpy(float), theirs.to_numpy(float), base=2)
+    return float(distance)
 
 
 def judge(

@@ -27,7 +27,7 @@ from pydantic import TypeAdapter
 
 from shipyard import errors
 from shipyard.config import Settings
-from shipyard.endpoints import Endpoint, Revision, TrafficPolicy
+from shipyard.endpoints import Endpoint, Revision, Rollout, TrafficPolicy
 from shipyard.errors import (
     ArtifactIntegrityError,
     ConflictError,
@@ -374,3 +374,54 @@ class Client:
         body = {"to": to, "reason": reason}
         response = self._request("POST", f"/endpoints/{name}/rollback", json=body)
         return Endpoint.model_validate(response.json())
+
+    # -- rollouts --------------------------------------------------------------------
+
+    def start_rollout(
+        self,
+        endpoint: str,
+        to: str,
+        *,
+        guards: Sequence[str],
+        steps: str | Sequence[float] = "5,25,50,100",
+        interval: str | float = "5m",
+        min_rows: int = 50,
+    ) -> Rollout:
+        """Start moving ``endpoint`` to version ``to`` step by step (``shipyard rollout
+        start``); steps as ``"5,25,50,100"`` or numbers, interval as ``"5m"`` or seconds."""
+        body = {
+            "to": to,
+            "steps": steps if isinstance(steps, str) else list(steps),
+            "interval": interval,
+            "guards": list(guards),
+            "min_rows": min_rows,
+        }
+        response = self._request("POST", f"/endpoints/{endpoint}/rollout", json=body)
+        return Rollout.model_validate(response.json())
+
+    def get_rollout(self, endpoint: str) -> Rollout:
+        """The endpoint's latest rollout (running, paused or ended)."""
+        return Rollout.model_validate(self._get(f"/endpoints/{endpoint}/rollout"))
+
+    def list_rollouts(self, *, endpoint: str | None = None, active: bool = False) -> list[Rollout]:
+        """Rollouts, newest first: all, one endpoint's, or only running and paused ones."""
+        params: dict[str, Any] = {"active": str(active).lower()}
+        if endpoint is not None:
+            params["endpoint"] = endpoint
+        return TypeAdapter(list[Rollout]).validate_python(self._get("/rollouts", params))
+
+    def pause_rollout(self, endpoint: str, *, reason: str = "") -> Rollout:
+        """Hold the running rollout: traffic stays where it is."""
+        return self._steer(endpoint, "pause", {"reason": reason})
+
+    def resume_rollout(self, endpoint: str) -> Rollout:
+        """Run a paused rollout again; its step is judged afresh from now."""
+        return self._steer(endpoint, "resume", None)
+
+    def abort_rollout(self, endpoint: str, *, reason: str = "") -> Rollout:
+        """End the rollout and return the endpoint to the revision it started from."""
+        return self._steer(endpoint, "abort", {"reason": reason})
+
+    def _steer(self, endpoint: str, action: str, body: dict[str, Any] | None) -> Rollout:
+        response = self._request("POST", f"/endpoints/{endpoint}/rollout/{action}", json=body)
+        return Rollout.model_validate(response.json())

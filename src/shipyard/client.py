@@ -17,6 +17,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -27,7 +28,8 @@ from pydantic import TypeAdapter
 
 from shipyard import errors
 from shipyard.config import Settings
-from shipyard.endpoints import Endpoint, Revision, Rollout, TrafficPolicy
+from shipyard.endpoints import ABReport, Endpoint, Revision, Rollout, TrafficPolicy
+from shipyard.endpoints.abreport import Task
 from shipyard.errors import (
     ArtifactIntegrityError,
     ConflictError,
@@ -425,3 +427,33 @@ class Client:
     def _steer(self, endpoint: str, action: str, body: dict[str, Any] | None) -> Rollout:
         response = self._request("POST", f"/endpoints/{endpoint}/rollout/{action}", json=body)
         return Rollout.model_validate(response.json())
+
+    # -- A/B reports and feedback ----------------------------------------------------
+
+    def ab_report(
+        self,
+        endpoint: str,
+        *,
+        control: str | None = None,
+        since: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        alpha: float = 0.05,
+        power: float = 0.8,
+        task: Task | None = None,
+    ) -> ABReport:
+        """Compare the endpoint's variants (``shipyard ab report``); the window is
+        ``since`` (``"1h"``, ``"7d"``) back from now, or ``start``/``end`` (UTC if naive)."""
+        params: dict[str, Any] = {
+            "control": control,
+            "since": since,
+            "start": None if start is None else start.isoformat(),
+            "end": None if end is None else end.isoformat(),
+            "alpha": alpha,
+            "power": power,
+            "task": task,
+        }
+        found = self._get(
+            f"/endpoints/{endpoint}/ab", {k: v for k, v in params.items() if v is not None}
+        )
+        return ABReport.model_validate(found)

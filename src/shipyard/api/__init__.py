@@ -8,7 +8,7 @@ and shapes the reply; no business logic lives here.
 
 from fastapi import APIRouter, Depends
 
-from shipyard.api import endpoints, models, registration, rollouts, system
+from shipyard.api import ab, endpoints, models, registration, rollouts, system
 from shipyard.api._deps import token
 
 router = APIRouter(dependencies=[Depends(token)])  # accepted everywhere, enforced later
@@ -17,5 +17,6 @@ router.include_router(models.router)
 router.include_router(registration.router)
 router.include_router(endpoints.router)
 router.include_router(rollouts.router)
+router.include_router(ab.router)
 
 __all__ = ["router"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +40,7 @@ from shipyard.errors import (
     ServerUnreachableError,
     ShipyardError,
 )
+from shipyard.predictions import FeedbackReceipt
 from shipyard.registry import Alias, Event, Model, ModelVersion
 from shipyard.registry.lineage import git_commit
 from shipyard.registry.types import VerifyReport, VersionStatus
@@ -457,3 +458,39 @@ class Client:
             f"/endpoints/{endpoint}/ab", {k: v for k, v in params.items() if v is not None}
         )
         return ABReport.model_validate(found)
+
+    def add_feedback(
+        self,
+        data: pd.DataFrame | Iterable[Mapping[str, Any]] | str | Path,
+        *,
+        id_column: str = "request_id",
+        label_column: str = "label",
+        row_column: str | None = None,
+        source: str | None = None,
+    ) -> FeedbackReceipt:
+        """Store labels (``shipyard feedback load``) from a CSV or Parquet file, a
+        DataFrame (sent as Parquet) or records; the receipt says what was stored,
+        matched, replaced and rejected. ``source`` (recorded with each label) defaults to
+        the file's name, else ``api``."""
+        options = {"id_column": id_column, "label_column": label_column}
+        if row_column is not None:
+            options["row_column"] = row_column
+        if source is not None:
+            options["source"] = source
+        if isinstance(data, str | Path):
+            path = Path(data)
+            if not path.is_file():
+                raise InvalidInputError(
+                    f"{path} is not a file; give the path of a .csv or .parquet file"
+                )
+            upload: tuple[str, Any] = (path.name, path.read_bytes())
+        elif isinstance(data, pd.DataFrame):
+            upload = ("feedback.parquet", data.to_parquet())
+            options.setdefault("source", "api")  # not the name of this temporary file
+        else:
+            body = {"records": [dict(r) for r in data], **options}
+            return FeedbackReceipt.model_validate(
+                self._request("POST", "/feedback", json=body).json()
+            )
+        response = self._request("POST", "/feedback", data=options, files={"file": upload})
+        return FeedbackReceipt.model_validate(response.json())

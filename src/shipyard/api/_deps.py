@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipyard.endpoints import Endpoints, RolloutController
+from shipyard.predictions import FeedbackStore
 from shipyard.registry import Registry
 
 ACTOR_HEADER = "X-Shipyard-Actor"
@@ -39,6 +40,11 @@ def rollouts(request: Request) -> RolloutController:
     return RolloutController(service, service.settings.predictions)
 
 
+def feedback(request: Request) -> FeedbackStore:
+    """The server's feedback store, checked against its prediction log."""
+    return FeedbackStore.from_settings(endpoints(request).settings)
+
+
 def actor(
     x_shipyard_actor: Annotated[
         str | None,
@@ -58,4 +64,5 @@ def actor(
 RegistryDep = Annotated[Registry, Depends(registry)]
 EndpointsDep = Annotated[Endpoints, Depends(endpoints)]
 RolloutsDep = Annotated[RolloutController, Depends(rollouts)]
+FeedbackDep = Annotated[FeedbackStore, Depends(feedback)]
 ActorDep = Annotated[str | None, Depends(actor)]

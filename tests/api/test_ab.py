@@ -20,6 +20,12 @@ from shipyard.predictions import FeedbackStore, PredictionLogWriter, Route
 
 
 @pytest.fixture
+def server(control_plane: Server) -> Server:
+    """These routes serve no predictions: the control plane alone."""
+    return control_plane
+
+
+@pytest.fixture
 def shop(server: Server) -> Iterator[Endpoints]:
     """Endpoint ``shop`` splitting traffic between ``a`` (``models:/m/1``) and ``b``
     (``models:/m/2``); the in-process service on the server's store."""

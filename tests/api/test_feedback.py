@@ -15,6 +15,12 @@ from shipyard.errors import InvalidInputError
 from shipyard.predictions import PredictionLogWriter, Route, read_feedback
 
 
+@pytest.fixture
+def server(control_plane: Server) -> Server:
+    """These routes serve no predictions: the control plane alone."""
+    return control_plane
+
+
 def _logged(server: Server, ids: list[str]) -> None:
     """Requests ``ids`` in the server's prediction log, one row each."""
     writer = PredictionLogWriter(server.settings.predictions, flush_interval=60)

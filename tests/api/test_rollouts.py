@@ -19,6 +19,13 @@ from shipyard.errors import (
     RolloutNotFoundError,
 )
 
+
+@pytest.fixture
+def server(control_plane: Server) -> Server:
+    """These routes serve no predictions: the control plane alone."""
+    return control_plane
+
+
 GUARDS = ["error_rate<0.05", "p99_latency_ms<1000"]
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from shipyard import errors
+from shipyard._client_operations import Operations
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoint, Revision, TrafficPolicy
 from shipyard.errors import (
@@ -83,7 +84,7 @@ def _pairs(values: Mapping[str, Any] | None) -> list[str]:
     return [f"{k}={v}" for k, v in (values or {}).items()]
 
 
-class Client:
+class Client(Operations):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
     ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);
@@ -141,9 +142,6 @@ class Client:
         if not response.is_success:
             raise _error(response)
         return response
-
-    def _get(self, path: str, params: Any = None) -> Any:
-        return self._request("GET", path, params=params).json()
 
     # -- models ----------------------------------------------------------------------
 

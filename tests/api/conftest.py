@@ -27,15 +27,29 @@ class Server:
     settings: Settings
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
-    app = create_server_app(settings)
+def serve(settings: Settings, *, data_plane: bool = True) -> Iterator[Server]:
+    """A server for ``settings`` on a free loopback port, until the generator is closed."""
+    app = create_server_app(settings, data_plane=data_plane)
     with (
         ServerThread(app, http="auto") as thread,
         httpx.Client(base_url=f"http://127.0.0.1:{thread.port}/api/v1", timeout=60) as http,
         Client(f"http://127.0.0.1:{thread.port}") as client,
     ):
         yield Server(f"http://127.0.0.1:{thread.port}", http, client, settings)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[Server]:
+    """The embedded server: control plane and data plane."""
+    yield from serve(settings)
+
+
+@pytest.fixture
+def control_plane(settings: Settings) -> Iterator[Server]:
+    """The control plane alone, for routes that serve no predictions (its data plane
+    keeps PostgreSQL connections open after shutdown, and a run of many servers would
+    exhaust the database's connection limit)."""
+    yield from serve(settings, data_plane=False)
 
 
 @pytest.fixture

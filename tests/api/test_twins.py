@@ -1,4 +1,5 @@
-"""Every command of ``shipyard models``, ``alias`` and ``endpoints`` has a REST twin.
+"""Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab`` and
+``feedback`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -8,7 +9,7 @@ import tempfile
 
 import typer
 
-from shipyard.cli import alias, endpoints, models
+from shipyard.cli import main
 from shipyard.config import Settings
 from shipyard.server import create_server_app
 
@@ -44,19 +45,36 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("endpoints", "show"): [("get", "/api/v1/endpoints/{name}")],
     ("endpoints", "revisions"): [("get", "/api/v1/endpoints/{name}/revisions")],
     ("endpoints", "rollback"): [("post", "/api/v1/endpoints/{name}/rollback")],
+    ("rollout", "start"): [("post", "/api/v1/endpoints/{name}/rollout")],
+    ("rollout", "show"): [("get", "/api/v1/endpoints/{name}/rollout")],
+    ("rollout", "list"): [("get", "/api/v1/rollouts")],
+    ("rollout", "pause"): [("post", "/api/v1/endpoints/{name}/rollout/pause")],
+    ("rollout", "resume"): [("post", "/api/v1/endpoints/{name}/rollout/resume")],
+    ("rollout", "abort"): [("post", "/api/v1/endpoints/{name}/rollout/abort")],
+    ("ab", "report"): [("get", "/api/v1/endpoints/{name}/ab")],
+    ("feedback", "load"): [("post", "/api/v1/feedback")],
 }
+
+#: Commands that are not requests to the control plane, and why.
+NO_TWIN: dict[tuple[str, str], str] = {
+    ("rollout", "run"): "it is the rollout controller's loop itself, run in the foreground "
+    "where no server advances rollouts; there is no single change for a route to make",
+}
+
+GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback")
 
 
 def _commands() -> set[tuple[str, str]]:
-    found = set()
-    for group, app in (("models", models.app), ("alias", alias.app), ("endpoints", endpoints.app)):
-        command = typer.main.get_command(app)
-        found |= {(group, name) for name in command.commands}  # type: ignore[attr-defined]
-    return found
+    """Every ``shipyard GROUP COMMAND`` of the groups above, as the CLI exposes them."""
+    groups = typer.main.get_command(main.app).commands  # type: ignore[attr-defined]
+    return {(group, name) for group in GROUPS for name in groups[group].commands}
 
 
 def test_every_cli_action_has_a_rest_twin_in_the_schema() -> None:
-    assert _commands() == set(TWINS), "give each new command a REST route and list it in TWINS"
+    assert not set(TWINS) & set(NO_TWIN), "a command is either a twin or an exception"
+    assert _commands() == set(TWINS) | set(NO_TWIN), (
+        "give each new command a REST route and list it in TWINS"
+    )
     with tempfile.TemporaryDirectory() as home:
         paths = create_server_app(Settings(home=home)).openapi()["paths"]
     for command, routes in TWINS.items():

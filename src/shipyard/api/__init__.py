@@ -1,13 +1,14 @@
 """The control-plane REST API, ``/api/v1/…``: thin routes over the registry and endpoints.
 
 Each route parses its request, calls one service (:class:`~shipyard.registry.Registry`,
-:class:`~shipyard.endpoints.Endpoints`) and shapes the reply; no business logic lives
-here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
+:class:`~shipyard.endpoints.Endpoints`, :class:`~shipyard.endpoints.RolloutController`,
+:class:`~shipyard.predictions.FeedbackStore`) and shapes the reply; no business logic
+lives here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
 """
 
 from fastapi import APIRouter, Depends
 
-from shipyard.api import endpoints, models, registration, system
+from shipyard.api import ab, endpoints, feedback, models, registration, rollouts, system
 from shipyard.api._deps import token
 
 router = APIRouter(dependencies=[Depends(token)])  # accepted everywhere, enforced later
@@ -15,5 +16,8 @@ router.include_router(system.router)
 router.include_router(models.router)
 router.include_router(registration.router)
 router.include_router(endpoints.router)
+router.include_router(rollouts.router)
+router.include_router(ab.router)
+router.include_router(feedback.router)
 
 __all__ = ["router"]

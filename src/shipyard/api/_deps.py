@@ -7,7 +7,8 @@ from typing import Annotated, cast
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shipyard.endpoints import Endpoints
+from shipyard.endpoints import Endpoints, RolloutController
+from shipyard.predictions import FeedbackStore
 from shipyard.registry import Registry
 
 ACTOR_HEADER = "X-Shipyard-Actor"
@@ -33,6 +34,17 @@ def endpoints(request: Request) -> Endpoints:
     return cast(Endpoints, request.app.state.endpoints)
 
 
+def rollouts(request: Request) -> RolloutController:
+    """Rollouts on the server's store, judged on its prediction log."""
+    service = endpoints(request)
+    return RolloutController(service, service.settings.predictions)
+
+
+def feedback(request: Request) -> FeedbackStore:
+    """The server's feedback store, checked against its prediction log."""
+    return FeedbackStore.from_settings(endpoints(request).settings)
+
+
 def actor(
     x_shipyard_actor: Annotated[
         str | None,
@@ -51,4 +63,6 @@ def actor(
 
 RegistryDep = Annotated[Registry, Depends(registry)]
 EndpointsDep = Annotated[Endpoints, Depends(endpoints)]
+RolloutsDep = Annotated[RolloutController, Depends(rollouts)]
+FeedbackDep = Annotated[FeedbackStore, Depends(feedback)]
 ActorDep = Annotated[str | None, Depends(actor)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shipyard.endpoints import TrafficPolicy
 from shipyard.errors import InvalidInputError
@@ -133,3 +133,53 @@ def numbers(values: list[str] | None, what: str) -> dict[str, float]:
         except ValueError:
             raise InvalidInputError(f"{what} {key}={value!r}: {value!r} is not a number") from None
     return parsed
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class RolloutStart(BaseModel):
+    """A rollout to start, with the options of ``shipyard rollout start``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
+    """The new version: ``models:/NAME/N`` or ``models:/NAME@ALIAS`` (pinned now)."""
+    steps: (
+        Annotated[str, Field(max_length=1000)] | Annotated[list[float], Field(max_length=100)]
+    ) = "5,25,50,100"
+    """The new version's share at each step, percent: ``[5, 25, 50, 100]`` or
+    ``"5,25,50,100"``; strictly ascending, ending at 100."""
+    interval: Annotated[str, Field(max_length=64)] | float = "5m"
+    """How long each step lasts at least: seconds, or ``500ms``, ``30s``, ``5m``, ``1h``."""
+    guards: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=100)] = []
+    """Conditions the new version must keep (at least one): ``error_rate<0.01``,
+    ``p99_latency_ms<50``, ``agreement>0.9`` (agreement mirrors requests to both)."""
+    min_rows: Annotated[int, Field(ge=1, le=MAX_INT)] = 50
+    """Rows a guard needs before it judges a step."""
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps(cls, value: object) -> object:
+        if isinstance(value, str) or (isinstance(value, list) and all(_number(v) for v in value)):
+            return value
+        raise ValueError(
+            "give the steps as a list of percentages, e.g. [5, 25, 50, 100], or as text, "
+            'e.g. "5,25,50,100"'
+        )
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> object:
+        if isinstance(value, str) or _number(value):
+            return value
+        raise ValueError('give the interval as seconds, e.g. 300, or as text, e.g. "5m"')
+
+
+class RolloutReason(BaseModel):
+    """Why a rollout is paused or aborted (recorded with it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = ""

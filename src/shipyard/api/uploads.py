@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile
 
 from shipyard.errors import InvalidInputError
 
@@ -52,18 +53,23 @@ def unpack(archive: Path, field: str) -> Path:
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
 
 
-def read_table(path: Path, field: str) -> pd.DataFrame:
-    """A CSV or Parquet upload as a DataFrame, or an error naming the field."""
+def read_table(
+    path: Path, field: str, *, what: str = "the training inputs", text: Sequence[str] = ()
+) -> pd.DataFrame:
+    """A CSV or Parquet upload as a DataFrame, or an error naming the field; the CSV
+    columns in ``text`` are read as text (ids keep their leading zeros)."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InvalidInputError(
             f"{field} {path.name}: upload a .csv or .parquet file (named with its suffix)"
         )
     try:
-        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=dict.fromkeys(text, str))
+        return pd.read_parquet(path)
     except Exception as exc:  # pandas and pyarrow raise many kinds for unreadable files
         kind = "CSV" if suffix == ".csv" else "Parquet"
         raise InvalidInputError(
             f"{field} {path.name} could not be read as {kind} ({type(exc).__name__}: {exc}); "
-            f"upload a valid {kind} file of the training inputs"
+            f"upload a valid {kind} file of {what}"
         ) from None

@@ -22,12 +22,12 @@ from shipyard.api.schemas import (
     Card,
     ModelChange,
     StatusChange,
-    pairs,
 )
 from shipyard.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from shipyard.fields import pairs
 from shipyard.registry import Alias, Event, Model, ModelVersion, Registry
 from shipyard.registry.types import VerifyReport, VersionStatus
 from shipyard.runtimes import flavors

@@ -15,9 +15,10 @@ from fastapi import APIRouter, File, Form, UploadFile
 from shipyard.api._deps import ActorDep, RegistryDep
 from shipyard.api._params import Name
 from shipyard.api.errors import responses
-from shipyard.api.schemas import NO_NUL, no_nul_text, numbers, pairs
+from shipyard.api.schemas import NO_NUL, no_nul_text
 from shipyard.api.uploads import read_table, save, unpack
 from shipyard.errors import InvalidInputError, ShipyardError, UntrustedArtifactError
+from shipyard.fields import numbers, pairs
 from shipyard.registry import ModelVersion
 from shipyard.registry.names import validate_alias
 from shipyard.runtimes import get_runtime

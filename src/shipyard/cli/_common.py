@@ -8,7 +8,6 @@ import orjson
 import typer
 from rich.console import Console
 
-from shipyard.errors import InvalidInputError
 from shipyard.registry import Registry
 from shipyard.sdk import get_registry
 
@@ -26,28 +25,6 @@ def location() -> str:
     """Where the current registry lives, for messages that should say so."""
     current = registry()
     return f"{current.db.display_url}, artifacts in {current.artifacts.root}"
-
-
-def pairs(values: list[str] | None, what: str) -> dict[str, str]:
-    """Parse repeated ``KEY=VALUE`` options."""
-    parsed: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInputError(f"{what} {item!r} is not of the form KEY=VALUE")
-        parsed[key] = value
-    return parsed
-
-
-def numbers(values: list[str] | None, what: str) -> dict[str, float]:
-    """Parse repeated ``NAME=NUMBER`` options."""
-    parsed: dict[str, float] = {}
-    for key, value in pairs(values, what).items():
-        try:
-            parsed[key] = float(value)
-        except ValueError:
-            raise InvalidInputError(f"{what} {key}={value!r}: {value!r} is not a number") from None
-    return parsed
 
 
 def print_json(data: Any) -> None:

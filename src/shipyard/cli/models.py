@@ -9,8 +9,9 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from shipyard.cli._common import console, location, numbers, pairs, print_json, registry, when
+from shipyard.cli._common import console, location, print_json, registry, when
 from shipyard.errors import InvalidInputError
+from shipyard.fields import numbers, pairs
 from shipyard.registry import ModelVersion
 from shipyard.registry.names import validate_alias
 from shipyard.registry.types import STATUSES, VersionStatus

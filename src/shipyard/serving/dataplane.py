@@ -469,41 +469,49 @@ class DataPlane:
         prediction log; an error, or a fallback's answer, is written here: under the
         version that failed, with why it failed, so its failures count even when the
         fallback answered."""
-        log_ = self.prediction_log
+        where = (served, frame, identifier, protocol, started, route)
         try:
             result, problem = await guard.predict(frame, (identifier, protocol, started, route))
         except ShipyardError as exc:
-            if log_ is not None:
-                log_.append(
-                    model=served.name,
-                    version=served.version,
-                    request_id=identifier,
-                    protocol=protocol,
-                    inputs=frame,
-                    columns=served.columns,
-                    predictions=None,
-                    probabilities=None,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    error=exc.message,
-                    route=route,
-                )
+            self._log(*where, version=served.version, error=exc)
             raise
-        if problem is not None and log_ is not None:
-            log_.append(
-                model=served.name,
-                version=served.version,
-                request_id=identifier,
-                protocol=protocol,
-                inputs=frame,
-                columns=served.columns,
-                predictions=result.predictions,
-                probabilities=result.probabilities,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                fallback=True,
-                error=problem.message,
-                route=route,
-            )
+        if problem is not None:
+            self._log(*where, version=served.version, result=result, error=problem, fallback=True)
         return result, problem is not None
+
+    def _log(
+        self,
+        served: ServedModel,
+        frame: Inputs,
+        identifier: str,
+        protocol: str,
+        started: float,
+        route: Route | None,
+        *,
+        version: int | None,
+        result: Prediction | None = None,
+        error: ShipyardError | None = None,
+        fallback: bool = False,
+        columns: tuple[str, ...] | None = None,
+    ) -> None:
+        """Write one request's outcome the batcher does not write (an error, a fallback's
+        answer, an ensemble's combined answer) to the prediction log, if there is one."""
+        if self.prediction_log is None:
+            return
+        self.prediction_log.append(
+            model=served.name,
+            version=version,
+            request_id=identifier,
+            protocol=protocol,
+            inputs=frame,
+            columns=served.columns if columns is None else columns,
+            predictions=None if result is None else result.predictions,
+            probabilities=None if result is None else result.probabilities,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            fallback=fallback,
+            error=None if error is None else error.message,
+            route=route,
+        )
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -799,27 +807,25 @@ class DataPlane:
                 failed, ModelFailedError | ModelTimeoutError | CircuitOpenError
             ):
                 if isinstance(failed, ShipyardError):
-                    self._log_error(first, frame, identifier, protocol, started, route, failed)
+                    where = (first, frame, identifier, protocol, started, route.ensemble_route)
+                    self._log(*where, version=None, error=failed)
                 raise failed
             fallback = (
                 target if isinstance(target, FixedAnswer) else self.backups[str(target)].predict
             )
             result, problem = await fallback(frame), failed
-        if self.prediction_log is not None:
-            self.prediction_log.append(
-                model=first.name,
-                version=None,
-                request_id=identifier,
-                protocol=protocol,
-                inputs=frame,
-                columns=first.columns,
-                predictions=result.predictions,
-                probabilities=result.probabilities,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                fallback=problem is not None,
-                error=None if problem is None else problem.message,
-                route=route.ensemble_route,
-            )
+        self._log(
+            first,
+            frame,
+            identifier,
+            protocol,
+            started,
+            route.ensemble_route,
+            version=None,
+            result=result,
+            error=problem,
+            fallback=problem is not None,
+        )
         fell_back = problem is not None
         self._copy(route, first, frame, body, identifier, protocol)
         out = encode(route.name, result, identifier, fell_back)
@@ -833,31 +839,6 @@ class DataPlane:
         else:
             stamped["parameters"]["members"] = members
         return stamped
-
-    def _log_error(
-        self,
-        served: ServedModel,
-        frame: Inputs,
-        identifier: str,
-        protocol: str,
-        started: float,
-        route: EndpointRoute,
-        exc: ShipyardError,
-    ) -> None:
-        if self.prediction_log is not None:
-            self.prediction_log.append(
-                model=served.name,
-                version=None,
-                request_id=identifier,
-                protocol=protocol,
-                inputs=frame,
-                columns=served.columns,
-                predictions=None,
-                probabilities=None,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                error=exc.message,
-                route=route.ensemble_route,
-            )
 
     def _copy(
         self,
@@ -907,20 +888,10 @@ class DataPlane:
                         body = without_column(protocol, body, key_column)
                     frame = decode(body, served.loaded.signature, served.columns)
                 except ShipyardError as exc:
-                    if self.prediction_log is not None:
-                        self.prediction_log.append(
-                            model=served.name,
-                            version=served.version,
-                            request_id=identifier,
-                            protocol=protocol,
-                            inputs=frame,
-                            columns=decoded_for.columns,
-                            predictions=None,
-                            probabilities=None,
-                            latency_ms=(time.perf_counter() - started) * 1000,
-                            error=exc.message,
-                            route=copy.route,
-                        )
+                    where = (served, frame, identifier, protocol, started, copy.route)
+                    self._log(
+                        *where, version=served.version, error=exc, columns=decoded_for.columns
+                    )
                     return
             await self._predict(
                 copy.guard, served, frame, identifier, protocol, started, copy.route

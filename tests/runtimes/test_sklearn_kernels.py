@@ -45,6 +45,8 @@ def _models() -> dict[str, tuple[Any, Any]]:
         RandomForestRegressor,
     )
     from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     return {
@@ -61,6 +63,17 @@ def _models() -> dict[str, tuple[Any, Any]]:
         "extra-trees": (ExtraTreesClassifier(20, random_state=0), _three_labels()),
         "forest-regressor": (RandomForestRegressor(30, random_state=0), _value()),
         "extra-regressor": (ExtraTreesRegressor(15, max_depth=12, random_state=0), _value()),
+        "scaled-logistic": (
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+            _three_labels(),
+        ),
+        "scaled-ridge": (make_pipeline(StandardScaler(), Ridge(alpha=0.5)), _value()),
+        "scaled-forest": (
+            make_pipeline(
+                StandardScaler(with_mean=False), RandomForestClassifier(10, random_state=0)
+            ),
+            _binary(),
+        ),
     }
 
 
@@ -110,8 +123,12 @@ def test_unknown_models_other_orders_and_several_outputs_get_no_kernel() -> None
     from sklearn.tree import DecisionTreeRegressor
 
     assert SklearnRuntime(SVC().fit(TRAIN, _binary())).compile(COLUMNS) is None
-    pipeline = make_pipeline(StandardScaler(), _models()["logistic-binary"][0])
+    pipeline = make_pipeline(StandardScaler(), SVC())
     assert SklearnRuntime(pipeline.fit(TRAIN, _binary())).compile(COLUMNS) is None
+    from sklearn.preprocessing import MinMaxScaler
+
+    other = make_pipeline(MinMaxScaler(), _models()["logistic-binary"][0])
+    assert SklearnRuntime(other.fit(TRAIN, _binary())).compile(COLUMNS) is None
     two_targets = np.stack([_value(), -_value()], axis=1)
     assert SklearnRuntime(DecisionTreeRegressor().fit(TRAIN, two_targets)).compile(COLUMNS) is None
     assert SklearnRuntime(MultiOutputRegressor(DecisionTreeRegressor())).compile(COLUMNS) is None

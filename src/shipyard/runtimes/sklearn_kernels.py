@@ -13,7 +13,9 @@ in the same order, so the results are equal bit for bit, not merely close:
 - decision trees and random/extra-trees forests (classifier and regressor, one
   output): every tree walked at once, level by level, on ``float32`` inputs compared
   with ``float64`` thresholds as scikit-learn's Cython does; per-tree outputs summed in
-  tree order and divided by the number of trees.
+  tree order and divided by the number of trees;
+- a ``Pipeline`` of a ``StandardScaler`` and one of the above: ``(X - mean_) / scale_``
+  elementwise, as the scaler does, then the model's kernel.
 
 Anything else, or a model these do not recognise exactly, gets no kernel. The serving
 layer also compares a kernel with the runtime on sample rows before it uses it
@@ -50,6 +52,8 @@ def compile_sklearn(model: Any, columns: Sequence[str]) -> Kernel | None:
     if names is not None and list(names) != list(columns):
         return None
     kind = type(model).__name__
+    if kind == "Pipeline":
+        return _scaled(model, columns)
     if kind == "LogisticRegression":
         return _logistic(model)
     if kind in _LINEAR_REGRESSORS:
@@ -61,6 +65,35 @@ def compile_sklearn(model: Any, columns: Sequence[str]) -> Kernel | None:
             return None  # scikit-learn sums its trees in thread order: no fixed answer to match
         return _trees(model, list(model.estimators_), forest=True)
     return None
+
+
+def _scaled(pipeline: Any, columns: Sequence[str]) -> Kernel | None:
+    """A kernel for ``Pipeline([StandardScaler, model])``, or ``None``."""
+    steps = [step for _, step in pipeline.steps if step not in (None, "passthrough")]
+    if len(steps) != 2 or type(steps[0]).__name__ != "StandardScaler":
+        return None
+    scaler, model = steps
+    if getattr(scaler, "n_features_in_", None) != len(columns):
+        return None
+    inner = compile_sklearn(model, columns)
+    if inner is None:
+        return None
+    mean = np.asarray(scaler.mean_) if scaler.with_mean else None
+    scale = np.asarray(scaler.scale_) if scaler.with_std else None
+    if (mean is not None and mean.dtype != np.float64) or (
+        scale is not None and scale.dtype != np.float64
+    ):
+        return None
+
+    def kernel(x: Array) -> KernelOutput | None:
+        scaled = np.array(x, dtype=np.float64, order="F")  # the scaler's own copy
+        if mean is not None:
+            scaled -= mean
+        if scale is not None:
+            scaled /= scale
+        return inner(scaled)
+
+    return kernel
 
 
 # -- linear models ---------------------------------------------------------------------

@@ -194,12 +194,18 @@ def _check_rows(
 
 def _checked_kernel(registry: Registry, loaded: LoadedModel) -> Kernel | None:
     """The runtime's kernel, if it has one and it equals the runtime on check rows."""
+    where = {"model": loaded.name, "version": loaded.version.version}
     columns = float_columns(loaded.signature.inputs)
     if columns is None:
+        log.info("served through the runtime: its inputs are not all float64", extra=where)
         return None
     runtime = loaded.runtime
     kernel = runtime.compile(columns)
     if kernel is None:
+        log.info(
+            "served through the runtime: no compiled form for this kind of model",
+            extra={**where, "flavor": loaded.version.flavor},
+        )
         return None
     try:
         rows = _check_rows(registry, loaded, columns)
@@ -209,7 +215,7 @@ def _checked_kernel(registry: Registry, loaded: LoadedModel) -> Kernel | None:
     if mismatch is not None:
         log.warning(
             "compiled model differs from the runtime; serving through the runtime",
-            extra={"model": loaded.name, "version": loaded.version.version, "why": mismatch},
+            extra={**where, "why": mismatch},
         )
         return None
     return kernel

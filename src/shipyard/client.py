@@ -367,6 +367,11 @@ class Client(Operations):
             self._get(f"/endpoints/{name}/revisions")
         )
 
+    def endpoint_history(self, name: str, *, limit: int = 50) -> list[Event]:
+        """Who changed what on the endpoint (revisions, rollbacks, rollouts), newest first."""
+        found = self._get(f"/endpoints/{name}/events", {"limit": limit})
+        return TypeAdapter(list[Event]).validate_python(found)
+
     def rollback_endpoint(self, name: str, to: int | None = None, *, reason: str = "") -> Endpoint:
         """Make revision ``to`` (default: the one the current revision replaced) current."""
         body = {"to": to, "reason": reason}

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,11 +22,39 @@ from starlette.applications import Starlette
 from shipyard.api import router
 from shipyard.api.errors import install_error_handlers
 from shipyard.config import Settings
-from shipyard.endpoints import Endpoints, RolloutController
+from shipyard.endpoints import Endpoints, Rollout, RolloutController
 from shipyard.registry import Registry
 from shipyard.serving.app import DataPlaneApp, create_app
 
 API_PREFIX = "/api/v1"
+
+log = logging.getLogger("shipyard.rollouts")
+
+
+def _rollout_logger() -> Callable[[list[Rollout]], None]:
+    """What logs each step a rollout takes, and how it ends, as the controller moves it."""
+    seen: dict[int, tuple[str, int]] = {}
+
+    def report(ticked: list[Rollout]) -> None:
+        for rollout in ticked:
+            now = (rollout.state, rollout.step)
+            if seen.get(rollout.id) == now:
+                continue
+            seen[rollout.id] = now
+            level = logging.WARNING if rollout.state == "rolled_back" else logging.INFO
+            log.log(
+                level,
+                f"rollout {rollout.state}",
+                extra={
+                    "endpoint": rollout.endpoint,
+                    "rollout": rollout.id,
+                    "step": f"{rollout.step + 1}/{len(rollout.steps)}",
+                    "revision": rollout.revision,
+                    "reason": rollout.reason,
+                },
+            )
+
+    return report
 
 
 class ServerApp(FastAPI):
@@ -83,7 +112,7 @@ def create_server_app(
             if controller is not None:
                 judging = threading.Thread(
                     target=controller.run,
-                    args=(stop, settings.rollout_period_s),
+                    args=(stop, settings.rollout_period_s, _rollout_logger()),
                     name="rollouts",
                     daemon=True,
                 )

@@ -82,6 +82,9 @@ def test_an_endpoint_through_its_life(server: Server, versions: None) -> None:
     assert first.current.policy.kind == "single"
     assert client.get_endpoint("e").current.revision == 1
     assert [e.name for e in client.list_endpoints()] == ["e"]
+    history = client.endpoint_history("e")
+    assert [e.action for e in history][:2] == ["endpoint.rollback", "endpoint.rollback"]
+    assert history[1].after == {"revision": 2, "reason": "half is worse"}
     raw = server.http.post("/endpoints/e/rollback")  # no body: back to what 1 replaced
     assert raw.status_code == 409 and "replaced none" in raw.json()["error"]
 

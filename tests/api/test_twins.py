@@ -45,6 +45,7 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("endpoints", "show"): [("get", "/api/v1/endpoints/{name}")],
     ("endpoints", "revisions"): [("get", "/api/v1/endpoints/{name}/revisions")],
     ("endpoints", "rollback"): [("post", "/api/v1/endpoints/{name}/rollback")],
+    ("endpoints", "history"): [("get", "/api/v1/endpoints/{name}/events")],
     ("rollout", "start"): [("post", "/api/v1/endpoints/{name}/rollout")],
     ("rollout", "show"): [("get", "/api/v1/endpoints/{name}/rollout")],
     ("rollout", "list"): [("get", "/api/v1/rollouts")],

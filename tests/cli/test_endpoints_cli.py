@@ -57,6 +57,17 @@ def test_an_endpoint_through_its_life(run, shipyard_home: Path, tmp_path: Path) 
     shown = json.loads(run("endpoints", "show", "e", "--json").out)
     assert shown["current"]["revision"] == 2 and shown["latest_revision"] == 3
     assert json.loads(run("endpoints", "list", "--json").out)[0]["name"] == "e"
+    history = json.loads(run("endpoints", "history", "e", "--json").out)
+    assert [e["action"] for e in history] == [
+        "endpoint.rollback",
+        "endpoint.update",
+        "endpoint.update",
+        "endpoint.create",
+    ]
+    assert history[0]["after"] == {"revision": 2, "reason": "b is worse"}
+    assert "endpoint.rollback" in run("endpoints", "history", "e").out
+    missing = run("endpoints", "history", "nope")
+    assert missing.code == 1 and "no endpoint named 'nope'" in missing.err
 
 
 def test_bad_changes_fail_in_one_line_and_change_nothing(run, shipyard_home: Path) -> None:  # type: ignore[no-untyped-def]
@@ -68,6 +79,7 @@ def test_bad_changes_fail_in_one_line_and_change_nothing(run, shipyard_home: Pat
         (["--split", "models:/m/1"], "expected URI=PERCENT"),
         (["--model", "models:/m/1", "--policy", "{}"], "exactly one of --model"),
         (["--policy", "{not json"], "--policy is not valid JSON"),
+        (["--policy", "@/nowhere/policy.json"], "cannot read '/nowhere/policy.json'"),
         (["--policy", '{"kind": "single", "variants": [], "x": 1}'], "traffic policy"),
     ]:
         result = run("endpoints", "update", "e", *args)

@@ -105,7 +105,13 @@ def test_missing_values_are_rejected_with_their_rows(dirs: tuple[Path, Path]) ->
         "missing label": 1,
     }
     assert receipt.received == receipt.stored + receipt.duplicates + receipt.rejected
-    assert sorted(receipt.examples["rejected"]) == ["#2", "#5", "a", "a", "a"]
+    assert sorted(receipt.examples["rejected"]) == [
+        "a",
+        "a",
+        "a",
+        "row 2 (from 0)",
+        "row 5 (from 0)",
+    ]
     assert read_feedback(feedback)[["request_id", "row"]].values.tolist() == [["a", 0]]
 
 

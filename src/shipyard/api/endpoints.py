@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
 from shipyard.api._deps import ActorDep, EndpointsDep
 from shipyard.api.errors import responses
 from shipyard.api.schemas import EndpointChange, EndpointCreate, RollbackRequest, no_nul
 from shipyard.endpoints import Endpoint, Revision
+from shipyard.registry.types import Event
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"], responses=responses(400, 404, 422))
 
@@ -62,6 +63,15 @@ def update_endpoint(
     changes nothing. A refused policy leaves the current revision untouched."""
     no_nul(body, "the request body")
     return endpoints.update_endpoint(name, body.policy, reason=body.reason, actor=actor)
+
+
+@router.get("/{name}/events", response_model=list[Event], summary="History of an endpoint")
+def endpoint_events(
+    name: Name, endpoints: EndpointsDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 50
+) -> list[Event]:
+    """Who changed what on the endpoint, newest first: revisions, rollbacks with their
+    reasons, and its rollouts' steps and ends."""
+    return endpoints.history(name, limit=limit)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from shipyard.endpoints.abreport import ABReport, Task, ab_report, window
 from shipyard.errors import InvalidInputError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="A/B analysis: compare an endpoint's variants on errors, latency and feedback.",
     no_args_is_help=True,
 )

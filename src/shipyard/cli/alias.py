@@ -7,7 +7,9 @@ import typer
 from shipyard.cli._common import console, registry
 
 app = typer.Typer(
-    help="Set, move and delete aliases (champion, challenger, …).", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="Set, move and delete aliases (champion, challenger, …).",
+    no_args_is_help=True,
 )
 
 

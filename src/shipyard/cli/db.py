@@ -11,7 +11,9 @@ from shipyard.cli._common import console
 from shipyard.config import Settings
 from shipyard.store.database import Database
 
-app = typer.Typer(help="Manage the metadata database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage the metadata database.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from shipyard.endpoints import Endpoint, Endpoints, Revision, TrafficPolicy
 from shipyard.errors import InvalidInputError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Endpoints: named deployments with a traffic policy, changed by revisions.",
     no_args_is_help=True,
 )
@@ -66,7 +67,15 @@ def build_policy(
             + (f" (got {', '.join(given)})" if given else "")
         )
     if policy is not None:
-        text = Path(policy[1:]).read_text() if policy.startswith("@") else policy
+        text = policy
+        if policy.startswith("@"):
+            try:
+                text = Path(policy[1:]).read_text()
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"--policy {policy}: cannot read {policy[1:]!r} ({exc.strerror or exc}); "
+                    "give the path of a JSON file after @, or the JSON itself"
+                ) from None
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
@@ -229,9 +238,27 @@ def rollback(
     ),
     reason: str = _REASON,
 ) -> None:
-    """Make an earlier revision current again."""
+    """Make an earlier revision current again (no new revision is made; the rollback and
+    its reason are in: shipyard endpoints history NAME)."""
     back = service().rollback_endpoint(name, to, reason=reason)
     _print(back, "back at")
+
+
+@app.command()
+def history(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    limit: int = typer.Option(50, min=1, help="At most this many changes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Who changed what on an endpoint, newest first: revisions, rollbacks with their
+    reasons, and its rollouts' steps and ends."""
+    from shipyard.cli.models import events_table
+
+    events = service().history(name, limit=limit)
+    if as_json:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
+    console.print(events_table(events))
 
 
 def _json(value: Any) -> str:

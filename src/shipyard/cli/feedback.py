@@ -13,6 +13,7 @@ from shipyard.errors import InvalidInputError
 from shipyard.predictions import FeedbackReceipt, FeedbackStore
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Feedback: ground truth that arrives later, joined to predictions by request id.",
     no_args_is_help=True,
 )

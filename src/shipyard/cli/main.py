@@ -13,6 +13,7 @@ from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     name="shipyard",
     help="Take trained models into production and keep them healthy there.",
     no_args_is_help=True,
@@ -88,7 +89,8 @@ def server_command(
     host: str = typer.Option(None, help="Address to bind (default: SHIPYARD_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
 ) -> None:
-    """Run the control plane: the REST API under /api/v1 (docs at /api/v1/docs)."""
+    """Run Shipyard in one process: the REST API under /api/v1 (docs at /api/v1/docs),
+    every endpoint, models by their champion alias, and the rollout controller."""
     from shipyard.cli.server import server
 
     server(host=host, port=port)

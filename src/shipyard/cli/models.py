@@ -14,11 +14,15 @@ from shipyard.errors import InvalidInputError
 from shipyard.fields import numbers, pairs
 from shipyard.registry import ModelVersion
 from shipyard.registry.names import validate_alias
-from shipyard.registry.types import STATUSES, VersionStatus
+from shipyard.registry.types import STATUSES, Event, VersionStatus
 from shipyard.registry.uri import ModelURI
 from shipyard.runtimes import flavors, get_runtime
 
-app = typer.Typer(help="Browse and register models and their versions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Browse and register models and their versions.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 
 
 def _version_of(name: str, ref: str) -> ModelVersion:
@@ -361,6 +365,11 @@ def history(
     if as_json:
         print_json([e.model_dump(mode="json") for e in events])
         return
+    console.print(events_table(events))
+
+
+def events_table(events: list[Event]) -> Table:
+    """Recorded changes as a table, newest first."""
     table = Table()
     for column in ("when", "who", "action", "target", "before", "after"):
         table.add_column(column)
@@ -373,7 +382,7 @@ def history(
             _brief(e.before),
             _brief(e.after),
         )
-    console.print(table)
+    return table
 
 
 def _brief(state: dict[str, Any] | None) -> str:

@@ -13,6 +13,7 @@ from shipyard.endpoints import Rollout, RolloutController
 from shipyard.endpoints.plan import format_duration, parse_duration
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Rollouts: move an endpoint's traffic to a new version step by step, rolling "
     "back by themselves when a guard fails.",
     no_args_is_help=True,

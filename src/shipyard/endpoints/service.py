@@ -22,8 +22,9 @@ from shipyard.errors import ConflictError, EndpointNotFoundError, InvalidInputEr
 from shipyard.registry import rows
 from shipyard.registry.core import RegistryCore
 from shipyard.registry.names import validate_model_name
+from shipyard.registry.types import Event
 from shipyard.registry.uri import ModelURI
-from shipyard.store.tables import EndpointRevisionRow, EndpointRow, utcnow
+from shipyard.store.tables import EndpointRevisionRow, EndpointRow, EventRow, utcnow
 
 
 class Revision(BaseModel):
@@ -257,6 +258,19 @@ class Endpoints(RegistryCore):
             if names is not None:
                 query = query.where(EndpointRow.name.in_(names))
             return {name: _revision(name, row) for name, row in s.execute(query).all()}
+
+    def history(self, name: str, *, limit: int = 50) -> list[Event]:
+        """Who changed what on an endpoint, newest first: revisions made, rollbacks (with
+        their reasons) and its rollouts' starts, steps and ends."""
+        with self.db.session() as s:
+            endpoint_row(s, name)  # an unknown endpoint is an error, not an empty history
+            query = (
+                select(EventRow)
+                .where(EventRow.target == name, EventRow.target_kind.in_(("endpoint", "rollout")))
+                .order_by(EventRow.id.desc())
+                .limit(limit)
+            )
+            return [Event.model_validate(r, from_attributes=True) for r in s.scalars(query)]
 
     def list_revisions(self, name: str) -> list[Revision]:
         """Every revision of an endpoint, oldest first."""

@@ -67,7 +67,8 @@ class FeedbackReceipt(BaseModel):
     """Why, and how many each: ``missing request id``, ``missing label``, ``invalid row``."""
     examples: dict[str, list[str]]
     """Up to five request ids per outcome (``unmatched``, ``duplicates``, ``replaced``,
-    ``rejected``; a rejected row without an id is named by its position, ``#N``)."""
+    ``rejected``; a rejected row without an id is named by its position among the data
+    rows, counting from 0: ``row N (from 0)``)."""
     path: str | None
     """The file written (``None`` when nothing was stored)."""
 
@@ -161,7 +162,7 @@ class FeedbackStore:
                 reasons[reason] = int(mask.sum())
                 for position in mask[mask].index[: EXAMPLES - len(rejected_examples)]:
                     rejected_examples.append(
-                        f"#{position}" if no_id[position] else str(ids[position])
+                        f"row {position} (from 0)" if no_id[position] else str(ids[position])
                     )
             bad |= mask
         kept = pd.DataFrame(

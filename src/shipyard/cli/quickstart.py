@@ -134,6 +134,10 @@ def run() -> None:
         f"shipyard alias set {MODEL} champion {other[1].version}",
         f"shipyard models verify {MODEL}",
         f"shipyard serve models:/{MODEL}@champion   # then POST /v1/models/{MODEL}/predict",
+        f"shipyard endpoints create tumor --model models:/{MODEL}@champion",
+        "shipyard server   # serves the endpoint at /v1/endpoints/tumor/predict, runs rollouts",
+        f"shipyard rollout start tumor --to models:/{MODEL}@challenger --steps 50,100 "
+        "--interval 30s --guard 'error_rate<0.01'",
         "shipyard models versions --metric 'f1>=0.9'",
         f"python -c \"import shipyard; m = shipyard.load_model('models:/{MODEL}@champion'); "
         f'print(m.signature.names[:3])"',

@@ -97,9 +97,11 @@ class Operations(abc.ABC):
         alpha: float = 0.05,
         power: float = 0.8,
         task: Task | None = None,
+        revisions: Sequence[int] = (),
     ) -> ABReport:
         """Compare the endpoint's variants (``shipyard ab report``); the window is
-        ``since`` (``"1h"``, ``"7d"``) back from now, or ``start``/``end`` (UTC if naive)."""
+        ``since`` (``"1h"``, ``"7d"``) back from now, or ``start``/``end`` (UTC if naive),
+        of every revision or only ``revisions``."""
         params: dict[str, Any] = {
             "control": control,
             "since": since,
@@ -108,6 +110,7 @@ class Operations(abc.ABC):
             "alpha": alpha,
             "power": power,
             "task": task,
+            "revision": list(revisions) or None,
         }
         found = self._get(
             f"/endpoints/{endpoint}/ab", {k: v for k, v in params.items() if v is not None}

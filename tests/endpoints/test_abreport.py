@@ -41,6 +41,7 @@ def _answer(
     rows: list[int] | None = None,
     probabilities: np.ndarray[Any, Any] | None = None,
     shadow: bool = False,
+    revision: int = 1,
 ) -> None:
     """Requests ``ids`` answered by one variant of endpoint ``shop`` in one model call."""
     rows = rows or [1] * len(ids)
@@ -54,7 +55,7 @@ def _answer(
         inputs=pd.DataFrame({"x": np.arange(sum(rows), dtype=float)}),
         predictions=predictions,
         probabilities=probabilities,
-        routes=[Route("shop", 1, variant, shadow)] * len(ids),
+        routes=[Route("shop", revision, variant, shadow)] * len(ids),
     )
 
 
@@ -292,3 +293,23 @@ def test_windows() -> None:
     ]:
         with pytest.raises(InvalidInputError, match=message):
             window(*args)
+
+
+def test_a_report_can_be_limited_to_some_revisions(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    rng = np.random.default_rng(5)
+    writer = PredictionLogWriter(settings.predictions, flush_interval=60)
+    for revision, count in ((1, 30), (2, 50)):
+        for variant in ("a", "b"):
+            ids = [f"{revision}{variant}{i}" for i in range(count)]
+            _answer(writer, variant, ids, np.ones(count), rng.gamma(2, 2, count), revision=revision)
+    writer.close()
+    logged = _read(tmp_path)
+    whole = report_from_log(logged, endpoint="shop", revision=2, policy_variants=["a", "b"])
+    assert whole.revisions == [1, 2] and [v.requests for v in whole.variants] == [80, 80]
+    second = report_from_log(
+        logged, endpoint="shop", revision=2, policy_variants=["a", "b"], revisions=[2]
+    )
+    assert second.revisions == [2] and [v.requests for v in second.variants] == [50, 50]
+    with pytest.raises(NotFoundError, match="no logged predictions at revision\\(s\\) 7"):
+        report_from_log(logged, endpoint="shop", revision=2, policy_variants=["a"], revisions=[7])

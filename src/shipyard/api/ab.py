@@ -49,6 +49,10 @@ def get_ab_report(
             "from the outputs)."
         ),
     ] = None,
+    revision: Annotated[
+        list[int] | None,
+        Query(ge=1, description="Only requests served by these revisions (default: all)."),
+    ] = None,
 ) -> ABReport:
     """Per variant: requests, errors, latency and, where feedback labels the rows,
     accuracy, MAE/RMSE and conversion; each challenger compared with the control, with a
@@ -63,4 +67,5 @@ def get_ab_report(
         alpha=alpha,
         power=power,
         task=task,
+        revisions=revision,
     )

@@ -140,6 +140,12 @@ def report(
         "--task",
         help="Score predictions as classification or regression (default: from the outputs).",
     ),
+    revision: list[int] = typer.Option(
+        None,
+        "--revision",
+        min=1,
+        help="Only requests served by this revision (repeatable; default: every revision).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Compare ENDPOINT's variants: a table per metric, and who wins or what it would take."""
@@ -154,6 +160,7 @@ def report(
         alpha=alpha,
         power=power,
         task=chosen,
+        revisions=revision or None,
     )
     if as_json:
         print_json(result.to_dict())

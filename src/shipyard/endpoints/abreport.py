@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -121,9 +122,10 @@ def ab_report(
     alpha: float = 0.05,
     power: float = 0.8,
     task: Task | None = None,
+    revisions: Sequence[int] | None = None,
 ) -> ABReport:
     """The A/B report of endpoint ``name`` from the prediction log and feedback the
-    endpoints' settings name."""
+    endpoints' settings name (of every revision in the window, or only ``revisions``)."""
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise InvalidInputError("alpha and power must be between 0 and 1, e.g. --alpha 0.05")
     endpoint = endpoints.get_endpoint(name)
@@ -142,6 +144,7 @@ def ab_report(
         alpha=alpha,
         power=power,
         task=task,
+        revisions=revisions,
     )
 
 
@@ -157,15 +160,20 @@ def report_from_log(
     alpha: float = 0.05,
     power: float = 0.8,
     task: Task | None = None,
+    revisions: Sequence[int] | None = None,
 ) -> ABReport:
     """The report from an endpoint's logged rows (with a ``label`` column if any feedback
-    was joined); the control defaults to ``policy_variants[0]``."""
+    was joined), of every revision or only ``revisions``; the control defaults to
+    ``policy_variants[0]``."""
     own = logged[~logged["shadow"].astype(bool)] if len(logged) else logged
+    if revisions and len(own):
+        own = own[own["revision"].isin(list(revisions))]
     if not len(own):
+        which = f" at revision(s) {', '.join(map(str, revisions))}" if revisions else ""
         raise NotFoundError(
-            f"endpoint {endpoint!r} has no logged predictions{_describe(start, end)}; send it "
-            "traffic (with the prediction log on), or widen the window with --since, --start "
-            "or --end"
+            f"endpoint {endpoint!r} has no logged predictions{which}{_describe(start, end)}; "
+            "send it traffic (with the prediction log on), or widen the window with --since, "
+            "--start, --end or --revision"
         )
     present = set(own["variant"].dropna())
     order = [v for v in policy_variants if v in present] + sorted(present - set(policy_variants))

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from shipyard.api._deps import EndpointsDep
 from shipyard.api.endpoints import Name
@@ -50,8 +51,8 @@ def get_ab_report(
         ),
     ] = None,
     revision: Annotated[
-        list[int] | None,
-        Query(ge=1, description="Only requests served by these revisions (default: all)."),
+        list[Annotated[int, Field(ge=1)]] | None,
+        Query(description="Only requests served by these revisions (default: all)."),
     ] = None,
 ) -> ABReport:
     """Per variant: requests, errors, latency and, where feedback labels the rows,

@@ -472,3 +472,44 @@ def test_a_column_key_reads_the_same_from_v1_and_v2(site: Site) -> None:
             == v2["parameters"]["variant"]
             == ("a" if bucket(str(customer)) < 5000 else "b")
         )
+
+
+def test_feedback_through_the_endpoint_joins_its_predictions(site: Site) -> None:
+    from shipyard.predictions import join_feedback, read_feedback
+
+    rows = site.frame.head(2)
+    for i in range(3):
+        answer = site.http.post(
+            f"{site.url}/v1/endpoints/single/predict",
+            json={"instances": _rows(rows)},
+            headers={"x-request-id": f"fb-{i}"},
+        )
+        assert answer.status_code == 200
+    one = site.http.post(
+        f"{site.url}/v1/endpoints/single/feedback",
+        json={"request_id": "fb-0", "label": 1, "row": 1},
+    )
+    assert one.status_code == 200, one.text
+    assert one.json()["stored"] == 1 and one.json()["source"] == "endpoint single"
+    many = site.http.post(
+        f"{site.url}/v1/endpoints/single/feedback",
+        json={"feedback": [{"request_id": f"fb-{i}", "label": i % 2} for i in (1, 2)]},
+    )
+    assert many.json()["received"] == 2 and many.json()["stored"] == 2
+    labels = read_feedback(site.plane.registry.settings.feedback)
+    joined = join_feedback(_logged(site, "single", 6), labels)
+    mine = joined[joined["request_id"].str.startswith("fb-")].set_index(["request_id", "row"])
+    assert mine.loc[("fb-0", 1), "label"] == 1 and pd.isna(mine.loc[("fb-0", 0), "label"])
+    assert mine.loc[("fb-2", 0), "label"] == 0
+    for body, message in [
+        ([1, 2], "the body must be an object"),
+        ({"label": 1}, "the body: missing request_id"),
+        ({"feedback": []}, "feedback must be a non-empty list"),
+        ({"feedback": [{"request_id": "x", "label": 1, "score": 2}]}, "unknown field(s) score"),
+    ]:
+        refused = site.http.post(f"{site.url}/v1/endpoints/single/feedback", json=body)
+        assert refused.status_code == 400 and message in refused.json()["error"], body
+    unknown = site.http.post(
+        f"{site.url}/v1/endpoints/nope/feedback", json={"request_id": "x", "label": 1}
+    )
+    assert unknown.status_code == 404

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard.config import Settings
 from shipyard.errors import InvalidInputError, ShipyardError
-from shipyard.predictions import PredictionLogWriter
+from shipyard.predictions import FeedbackStore, PredictionLogWriter
 from shipyard.registry import Registry
 from shipyard.serving import logs
 from shipyard.serving.dataplane import DataPlane, parse_fallback, parse_targets
@@ -85,6 +85,80 @@ _V2_BODY = _json_body(
         },
     }
 )
+
+
+_FEEDBACK_BODY = _json_body(
+    {
+        "type": "object",
+        "description": "One label (request_id, label, optional row) or several under feedback.",
+        "properties": {
+            "request_id": {"type": "string"},
+            "label": {},
+            "row": {"type": "integer", "minimum": 0},
+            "feedback": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["request_id", "label"],
+                    "properties": {
+                        "request_id": {"type": "string"},
+                        "label": {},
+                        "row": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+        },
+    }
+)
+
+#: Most labels one feedback request may carry.
+MAX_FEEDBACK = 10_000
+
+
+def feedback_records(body: Any) -> list[dict[str, Any]]:
+    """The labels of a feedback body: ``{"request_id", "label"[, "row"]}`` or
+    ``{"feedback": [...]}`` of such objects; anything else is refused, naming the field."""
+    if not isinstance(body, dict):
+        raise InvalidInputError(
+            'the body must be an object: {"request_id": ..., "label": ...} or '
+            '{"feedback": [{"request_id": ..., "label": ...}, ...]}'
+        )
+    if "feedback" in body:
+        items = body["feedback"]
+        if not isinstance(items, list) or not items:
+            raise InvalidInputError("feedback must be a non-empty list of labels")
+        if len(items) > MAX_FEEDBACK:
+            raise InvalidInputError(
+                f"feedback holds {len(items)} labels; send at most {MAX_FEEDBACK} per request "
+                "(or load a file with: shipyard feedback load)"
+            )
+        unknown = sorted(set(body) - {"feedback"})
+    else:
+        items, unknown = [body], []
+    allowed = {"request_id", "label", "row"}
+    for at, item in enumerate(items):
+        where = f"feedback.{at}" if "feedback" in body else "the body"
+        if not isinstance(item, dict):
+            raise InvalidInputError(f"{where} must be an object with request_id and label")
+        extra = sorted(set(item) - allowed)
+        missing = sorted({"request_id", "label"} - set(item))
+        if extra or missing or unknown:
+            raise InvalidInputError(
+                f"{where}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {', '.join(missing)}" if missing else "",
+                        f"unknown field(s) {', '.join(extra + unknown)}"
+                        if extra or unknown
+                        else "",
+                    )
+                    if part
+                )
+                + "; give request_id (as answered by predict), label and, for a multi-row "
+                "request, row"
+            )
+    return [dict(item) for item in items]
 
 
 class DataPlaneApp(FastAPI):
@@ -292,6 +366,32 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     async def endpoint_ready(name: str) -> Response:
         ok = data_plane.route(name).ready
         return _json({"name": name, "ready": ok}, 200 if ok else 503)
+
+    feedback = FeedbackStore(settings.feedback)
+
+    async def store_feedback(source: str, request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
+        records = feedback_records(body)
+        row_column = "row" if any("row" in r for r in records) else None
+        loop = asyncio.get_running_loop()
+        receipt = await loop.run_in_executor(
+            None, lambda: feedback.add(records, row_column=row_column, source=source)
+        )
+        return _json(receipt.to_dict())
+
+    @app.post("/v1/endpoints/{name}/feedback", openapi_extra=_FEEDBACK_BODY)
+    async def endpoint_feedback(name: str, request: Request) -> Response:
+        data_plane.route(name)  # an endpoint not served here is a 404
+        return await store_feedback(f"endpoint {name}", request)
+
+    @app.post("/v1/models/{name}/feedback", openapi_extra=_FEEDBACK_BODY)
+    async def model_feedback(name: str, request: Request) -> Response:
+        await data_plane.ensure(name)
+        data_plane.model(name)
+        return await store_feedback(f"model {name}", request)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

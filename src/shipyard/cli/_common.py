@@ -1,4 +1,4 @@
-"""Shared pieces of the command line: consoles, the registry, parsing helpers."""
+"""Shared pieces of the command line: the console, the registry, JSON and time output."""
 
 from __future__ import annotations
 

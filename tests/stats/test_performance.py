@@ -236,3 +236,18 @@ def test_user_errors_say_what_to_do() -> None:
         regression_performance([1.0, 2.0], [1.0, 2.0], segments=[1, 2], bins=[3, 1])
     with pytest.raises(InvalidInputError, match="bins needs segments"):
         regression_performance([1.0, 2.0], [1.0, 2.0], bins=3)
+
+
+def test_missing_segment_values_and_close_edges_get_their_own_segments() -> None:
+    report = regression_performance(
+        [1.0, 2.0, 3.0, 4.0], [1.0, 2.5, 3.0, 5.0], segments=["a", None, "a", np.nan]
+    )
+    assert [(s.segment, s.rows) for s in report.segments] == [("a", 2), ("missing", 2)]
+    assert _segment(report, "missing").metrics["mae"] == 0.75
+    close = regression_performance(
+        [1.0, 2.0, 3.0],
+        [1.0, 2.0, 3.0],
+        segments=[1.0, 1.0000001, 1.0000002],
+        bins=[1.0, 1.0000001, 2.0],
+    )
+    assert [s.segment for s in close.segments] == ["[1.0, 1.0000001)", "[1.0000001, 2.0]"]

@@ -132,9 +132,12 @@ def _segment_codes(series: pd.Series[Any], bins: int | Sequence[float] | None) -
         return ["missing"], np.zeros(values.size, dtype=np.intp)
     if edges.size == 1:  # quantile bins of a constant column
         edges = np.asarray([edges[0], edges[0]])
-    names = [f"< {edges[0]:g}"]
-    names += [f"[{a:g}, {b:g})" for a, b in zip(edges[:-2], edges[1:-1], strict=True)]
-    names += [f"[{edges[-2]:g}, {edges[-1]:g}]", f"> {edges[-1]:g}", "missing"]
+    text = [f"{e:g}" for e in edges.tolist()]
+    if len(set(text)) < len(set(edges.tolist())):  # close edges: write them in full
+        text = [repr(e) for e in edges.tolist()]
+    names = [f"< {text[0]}"]
+    names += [f"[{a}, {b})" for a, b in zip(text[:-2], text[1:-1], strict=True)]
+    names += [f"[{text[-2]}, {text[-1]}]", f"> {text[-1]}", "missing"]
     codes = np.searchsorted(edges, values, side="right")  # 0: below, k: at or above the end
     codes = np.where(values == edges[-1], edges.size - 1, codes)
     codes = np.where(np.isnan(values), len(names) - 1, codes)

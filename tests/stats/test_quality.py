@@ -140,3 +140,13 @@ def test_user_errors_say_what_to_do(training: pd.DataFrame) -> None:
     doubled = pd.DataFrame([[1, 2]], columns=["age", "age"])
     with pytest.raises(InvalidInputError, match="appear twice"):
         data_quality(doubled, profile_frame(training))
+
+
+def test_many_strings_fall_back_to_the_profile_categories() -> None:
+    training = pd.DataFrame({"shop": [f"s{i:03d}" for i in range(150)]})
+    signature = Signature.infer(training)
+    assert signature.inputs[0].categories is None  # too many to list in a signature
+    window = pd.DataFrame({"shop": ["s001", "s999", "s999", "new"]})
+    report = data_quality(window, profile_frame(training), signature=signature)
+    assert report.columns["shop"].unseen == 3
+    assert report.columns["shop"].unseen_examples == {"s999": 2, "new": 1}

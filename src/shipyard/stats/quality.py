@@ -15,7 +15,8 @@
 - ``unseen``: values whose label (``str(value)``) is not among the known categories, with
   the most frequent ones as examples. The known categories are the signature's (a
   ``category`` column, or a ``string`` column with at most 100 distinct values), else the
-  profile's when it lists all of them; otherwise ``unseen`` is ``None``.
+  profile's when it lists all of them (its ``max_categories`` was not reached);
+  otherwise ``unseen`` is ``None``.
 - ``constant``: the window holds exactly one distinct non-missing value.
 
 Columns the reference expects (the signature's inputs, else the profile's columns) but
@@ -140,9 +141,11 @@ def _violations(series: pd.Series[Any], kind: Kind, present: Any) -> Any:
 
 
 def _known_categories(profile: ColumnProfile | None, spec: ColumnSpec | None) -> set[str] | None:
-    if spec is not None and spec.kind in ("category", "string"):
-        return None if spec.categories is None else {label(c) for c in spec.categories}
-    if spec is None and profile is not None and profile.kind == "categorical":
+    if spec is not None and spec.kind in ("category", "string") and spec.categories is not None:
+        return {label(c) for c in spec.categories}
+    if spec is not None and spec.kind not in ("category", "string"):
+        return None
+    if profile is not None and profile.kind == "categorical":
         if profile.categories is not None and not profile.other:
             return set(profile.categories)
     return None

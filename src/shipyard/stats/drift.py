@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shipyard.errors import InvalidInputError
 from shipyard.stats._columns import epoch_seconds, profile_kind
+from shipyard.stats.drift_domain import DomainDrift, domain_classifier_drift
 from shipyard.stats.drift_tests import DriftTest, Outcome, Sample, get_test
 
 Mode = Literal["fixed", "calibrated"]
@@ -375,3 +376,15 @@ def drift_report(
         only_in_reference=[n for n in ref_names if n not in set(cur_names)],
         only_in_current=[n for n in cur_names if n not in set(ref_names)],
     )
+
+
+__all__ = [
+    "ColumnDrift",
+    "DomainDrift",
+    "DriftReport",
+    "default_test",
+    "domain_classifier_drift",
+    "drift_report",
+    "permutation_p_value",
+    "prepare",
+]

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict
 from shipyard.errors import InvalidInputError
 from shipyard.stats._columns import epoch_seconds, profile_kind
 from shipyard.stats.drift_domain import DomainDrift, domain_classifier_drift
-from shipyard.stats.drift_tests import DriftTest, Outcome, Sample, get_test
+from shipyard.stats.drift_tests import DriftTest, Outcome, Sample, get_test, release_cache
 
 Mode = Literal["fixed", "calibrated"]
 
@@ -357,11 +357,14 @@ def drift_report(
         )
 
     threads = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if threads > 1 and len(shared) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(one, shared))
-    else:
-        results = [one(name) for name in shared]
+    try:
+        if threads > 1 and len(shared) > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                results = list(pool.map(one, shared))
+        else:
+            results = [one(name) for name in shared]
+    finally:
+        release_cache()
     tested = [r for r in results if r.test is not None]
     drifted = sum(r.drift_detected for r in tested)
     share = drifted / len(tested) if tested else 0.0

@@ -33,6 +33,7 @@ To add a test, subclass :class:`DriftTest` in this module and decorate it with
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -344,23 +345,27 @@ def wasserstein_sorted(u: FloatArray, v: FloatArray) -> float:
     return float(np.dot(np.abs(u[iu] - v[iv]), dt))
 
 
-_GRID: dict[tuple[int, int], tuple[IntArray, IntArray, FloatArray]] = {}
+@functools.lru_cache(maxsize=2)
+def _quantile_grid(n: int, m: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any], FloatArray]:
+    """Indices into both sorted arrays and the width of each step of the merged grid.
+
+    Cached for the last two sizes (every complete column of a table has the same);
+    :func:`release_cache` frees them.
+    """
+    keys = np.concatenate(
+        (np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n)
+    )
+    keys.sort(kind="stable")  # two sorted runs: a linear merge
+    dt = np.diff(keys, prepend=0).astype(np.float64) / (float(n) * float(m))
+    index = np.int32 if max(n, m) < 2**31 else np.int64
+    iu = ((keys + (m - 1)) // m - 1).astype(index)
+    iv = ((keys + (n - 1)) // n - 1).astype(index)
+    return iu, iv, dt
 
 
-def _quantile_grid(n: int, m: int) -> tuple[IntArray, IntArray, FloatArray]:
-    key = (n, m)
-    if key not in _GRID:
-        keys = np.concatenate(
-            (np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n)
-        )
-        keys.sort(kind="stable")  # two sorted runs: a linear merge
-        dt = np.diff(keys, prepend=0).astype(np.float64) / (float(n) * float(m))
-        iu = (keys + (m - 1)) // m - 1
-        iv = (keys + (n - 1)) // n - 1
-        if len(_GRID) > 8:
-            _GRID.clear()
-        _GRID[key] = (iu, iv, dt)
-    return _GRID[key]
+def release_cache() -> None:
+    """Free the cached Wasserstein grids."""
+    _quantile_grid.cache_clear()
 
 
 @register

@@ -153,3 +153,20 @@ def test_the_sdk_exports_drift_report() -> None:
     report = shipyard.drift_report(_frame(200, 0), _frame(200, 1))
     assert isinstance(report, shipyard.DriftReport)
     assert report.to_dict()["dataset_drift"] is False
+
+
+def test_dataset_drift_at_exactly_drift_share() -> None:
+    ref, cur = _frame(3000, 0), _frame(3000, 1, shift=1.0, mix=True)
+    report = drift_report(ref, cur, columns=["age", "city", "member", "stars"])
+    assert report.drifted_columns == 2 and report.drifted_share == 0.5
+    assert report.dataset_drift
+
+
+def test_calibrated_numbers_are_permuted_on_a_bounded_subsample() -> None:
+    ref, cur = _frame(3000, 0), _frame(3000, 1, shift=0.3)
+    full = drift_report(ref, cur, mode="calibrated", permutations=99).column("age")
+    few = drift_report(
+        ref, cur, mode="calibrated", permutations=99, max_permutation_rows=30
+    ).column("age")
+    assert full.statistic == few.statistic  # the statistic is always the full data's
+    assert full.drift_detected and few.p_value is not None and few.p_value > 0.05

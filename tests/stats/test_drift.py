@@ -170,3 +170,21 @@ def test_calibrated_numbers_are_permuted_on_a_bounded_subsample() -> None:
     ).column("age")
     assert full.statistic == few.statistic  # the statistic is always the full data's
     assert full.drift_detected and few.p_value is not None and few.p_value > 0.05
+
+
+def test_datetimes_are_compared_as_times_and_booleans_as_categories() -> None:
+    start = pd.Timestamp("2026-01-01")
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame(
+        {
+            "at": start + pd.to_timedelta(rng.uniform(0, 30, 2000), unit="D"),
+            "flag": pd.array(rng.random(2000) < 0.5, dtype="boolean"),
+        }
+    )
+    cur = ref.assign(at=ref["at"] + pd.Timedelta(days=10))
+    report = drift_report(ref, cur)
+    at, flag = report.column("at"), report.column("flag")
+    assert (at.kind, at.test, at.drift_detected) == ("datetime", "wasserstein", True)
+    seconds = (ref["at"] - start) / pd.Timedelta(1, "s")
+    assert at.statistic == pytest.approx(10 * 86400 / np.std(seconds), abs=1e-9)
+    assert (flag.kind, flag.test, flag.statistic) == ("boolean", "jensenshannon", 0.0)

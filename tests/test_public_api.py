@@ -13,6 +13,7 @@ def test_all_is_sorted_and_every_name_exists() -> None:
     assert shipyard.__all__ == [
         "Alias",
         "Client",
+        "DriftReport",
         "Endpoints",
         "LoadedModel",
         "Model",
@@ -26,6 +27,7 @@ def test_all_is_sorted_and_every_name_exists() -> None:
         "TrafficPolicy",
         "__version__",
         "delete_alias",
+        "drift_report",
         "get_registry",
         "load_model",
         "register_model",

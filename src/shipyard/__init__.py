@@ -11,6 +11,7 @@ from shipyard.registry import Alias, LoadedModel, Model, ModelVersion, Registry
 from shipyard.runtimes.pyfunc import PythonModel
 from shipyard.schema import Signature
 from shipyard.sdk import delete_alias, get_registry, load_model, register_model, set_alias
+from shipyard.stats.drift import DriftReport, drift_report
 
 try:
     __version__ = _version("shipyard")
@@ -20,6 +21,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "Alias",
     "Client",
+    "DriftReport",
     "Endpoints",
     "LoadedModel",
     "Model",
@@ -33,6 +35,7 @@ __all__ = [
     "TrafficPolicy",
     "__version__",
     "delete_alias",
+    "drift_report",
     "get_registry",
     "load_model",
     "register_model",

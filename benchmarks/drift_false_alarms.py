@@ -63,7 +63,9 @@ def main(runs: int) -> None:
             else:
                 cells.append(f"{fixed / runs:.0%}")
         kind = "numeric" if key in NUMERIC else "binary" if key == "ztest" else "4 labels"
-        rule = ("p < " if test.threshold_kind == "p_value" else ">= ") + f"{test.default_threshold:g}"
+        rule = (
+            "p < " if test.threshold_kind == "p_value" else ">= "
+        ) + f"{test.default_threshold:g}"
         print(f"| {key} | {kind} | {rule} | " + " | ".join(cells) + " |", flush=True)
 
 

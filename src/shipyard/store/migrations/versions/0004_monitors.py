@@ -41,9 +41,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "monitor_results",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("monitor_id", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.String(32), nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),

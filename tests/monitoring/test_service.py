@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn.metrics import accuracy_score
 
+from models import classification_data
 from monitored import Scene
 from shipyard.config import Settings
 from shipyard.errors import (
@@ -53,7 +55,8 @@ def test_drift_is_flagged_in_the_drifted_window_only(
     scene.answer("calm", scene.inputs(400, 5))
     # A shadow's copies on the calm endpoint are far off: they must not count.
     scene.answer("calm", scene.inputs(400, 6, shifted=True), shadow=True)
-    scene.answer("shifted", scene.inputs(400, 7, shifted=True))
+    shifted_inputs = scene.inputs(400, 7, shifted=True)
+    scene.answer("shifted", shifted_inputs)
     for name in ("calm", "shifted"):
         monitors.create(name, endpoint=name, checks=["data_drift", "prediction_drift"])
     now = _soon()
@@ -68,6 +71,13 @@ def test_drift_is_flagged_in_the_drifted_window_only(
     assert _one(shifted, "drift", "income")[1] == "breach"
     assert _one(shifted, "drift", "score")[1] == "breach"
     assert _one(shifted, "drift", "age")[1] == "ok"
+    # The training reference (all 300 training rows) against the window, as scipy has it.
+    training, _ = classification_data(300, 0)
+    expected = stats.ks_2samp(training["age"], shifted_inputs["age"])
+    (age,) = [r for r in shifted.results if (r.metric, r.column) == ("drift", "age")]
+    assert age.value == pytest.approx(expected.pvalue)
+    assert age.detail["statistic"] == pytest.approx(expected.statistic)
+    assert (age.threshold, age.detail["test"]) == (0.05, "ks")
     # Lower scores and higher incomes move the predicted classes.
     assert _one(shifted, "prediction_drift", "prediction")[1] == "breach"
     assert _one(calm, "prediction_drift", "prediction")[1] == "ok"

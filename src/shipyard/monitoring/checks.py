@@ -3,9 +3,9 @@ with their thresholds and statuses (no I/O here).
 
 - ``operations``: ``request_count``, ``error_rate``, ``fallback_rate`` (shares of
   requests) and ``p50_latency_ms`` / ``p99_latency_ms`` (per request) of the window.
-- ``data_drift``: one ``drift`` result per input column (the test's statistic, the
-  test's threshold, breached when the column drifts) and ``drifted_share`` (breached
-  when at least ``drift_share`` of the tested columns drift), by
+- ``data_drift``: one ``drift`` result per input column (the test's p-value or distance,
+  whichever its threshold applies to, breached when the column drifts) and
+  ``drifted_share`` (breached when at least ``drift_share`` of the tested columns drift), by
   :func:`~shipyard.stats.drift.drift_report`.
 - ``prediction_drift``: ``prediction_drift`` of the prediction column, the same way.
 - ``data_quality``: per column ``missing_rate`` (breached above the reference's rate plus
@@ -181,7 +181,11 @@ def _column_drift(check: Check, metric: str, column: Any) -> Measure:
         detail["reason"] = column.note or "not tested"
         return Measure(check, metric, column.column, None, None, "no_data", detail)
     status: Status = "breach" if column.drift_detected else "ok"
-    value = _number(column.statistic)
+    # The value is what the threshold applies to: the p-value (drift below it) or the
+    # distance (drift at or above it); the test's statistic is in the detail either way.
+    detail["statistic"] = _number(column.statistic)
+    by_p = column.threshold_kind == "p_value"
+    value = _number(column.p_value if by_p else column.statistic)
     return Measure(check, metric, column.column, value, _number(column.threshold), status, detail)
 
 

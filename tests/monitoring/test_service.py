@@ -268,3 +268,27 @@ def test_changes_are_events(scene: Scene, monitors: MonitorService) -> None:
         monitors.get("m")
     events = scene.registry.events(target_kind="monitor", target="m")
     assert [e.action for e in events] == ["monitor.delete", "monitor.update", "monitor.create"]
+
+
+def test_a_failing_check_is_stored_as_an_error_and_the_others_run(
+    scene: Scene, monitors: MonitorService
+) -> None:
+    scene.answer("calm", scene.inputs(100, 1))
+    # The drift options name a column the endpoint's inputs lack: the check fails at run time.
+    monitors.create(
+        "broken",
+        endpoint="calm",
+        checks=["data_drift", "operations"],
+        drift={"tests": {"height": "psi"}},
+    )
+    run = monitors.run("broken", _soon())
+    (failed,) = [r for r in run.results if r.check == "data_drift"]
+    assert (failed.metric, failed.status) == ("error", "error")
+    assert "'height'" in failed.detail["error"]
+    assert _one(run, "request_count") == (100.0, "ok")
+    assert run.status == "error"
+    assert [r.status for r in monitors.results("broken", metric="error")] == ["error"]
+    with pytest.raises(InvalidInputError, match="thresholds: error_rate must be a number"):
+        monitors.update("broken", thresholds={"error_rate": "low"})
+    with pytest.raises(InvalidInputError, match="drift options: unknown key"):
+        monitors.update("broken", drift={"speed": 1})

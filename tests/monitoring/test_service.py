@@ -292,3 +292,25 @@ def test_a_failing_check_is_stored_as_an_error_and_the_others_run(
         monitors.update("broken", thresholds={"error_rate": "low"})
     with pytest.raises(InvalidInputError, match="drift options: unknown key"):
         monitors.update("broken", drift={"speed": 1})
+
+
+def test_a_fixed_reference_range(scene: Scene, monitors: MonitorService) -> None:
+    before = datetime.now(UTC)
+    scene.answer("calm", scene.inputs(300, 1))
+    between = datetime.now(UTC)
+    scene.answer("calm", scene.inputs(300, 2))
+    second = datetime.now(UTC)
+    scene.answer("calm", scene.inputs(300, 3, shifted=True))
+    span = f"{before.isoformat()}..{between.isoformat()}"
+    monitors.create("fixed", endpoint="calm", checks=["data_drift"], rows=300, reference=span)
+    drifted = monitors.run("fixed", _soon())
+    assert drifted.reference["rows"] == 300 and drifted.reference["kind"] == "fixed"
+    assert _one(drifted, "drifted_share")[1] == "breach"
+    monitors.update("fixed", window="3h")
+    assert monitors.get("fixed").window == {"kind": "time", "seconds": 10800.0}
+    assert monitors.run("fixed", _soon()).rows == 900
+    # Run as of just after the second load: its 300 rows against the first, alike.
+    monitors.update("fixed", rows=300, reference="previous")
+    alike = monitors.run("fixed", second)
+    assert (alike.rows, alike.reference["rows"]) == (300, 300)
+    assert _one(alike, "drifted_share")[1] == "ok"

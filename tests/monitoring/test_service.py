@@ -290,6 +290,8 @@ def test_a_failing_check_is_stored_as_an_error_and_the_others_run(
     assert [r.status for r in monitors.results("broken", metric="error")] == ["error"]
     with pytest.raises(InvalidInputError, match="thresholds: error_rate must be a number"):
         monitors.update("broken", thresholds={"error_rate": "low"})
+    with pytest.raises(InvalidInputError, match="drift_share is a share of columns"):
+        monitors.update("broken", thresholds={"drift_share": 2})
     with pytest.raises(InvalidInputError, match="drift options: unknown key"):
         monitors.update("broken", drift={"speed": 1})
 

@@ -144,7 +144,7 @@ def data_drift(
     shared = [c for c in current.columns if c in set(reference.columns)]
     if not shared:
         return no_data(check, "the window and the reference share no input column")
-    share = monitor.threshold("drift_share") or 0.5
+    share = monitor.threshold("drift_share") or THRESHOLDS["drift_share"][0] or 0.5
     options = dict(monitor.options.get("drift", {}))
     report = drift_report(
         reference[shared], current[shared], drift_share=share, workers=1, **options

@@ -140,6 +140,10 @@ def parse_thresholds(thresholds: Mapping[str, Any] | None) -> dict[str, float]:
             number = math.nan
         if isinstance(value, bool) or not math.isfinite(number):
             raise InvalidInputError(f"thresholds: {key} must be a number; got {value!r}")
+        if key == "drift_share" and not 0 < number <= 1:
+            raise InvalidInputError(
+                f"thresholds: drift_share is a share of columns in (0, 1], e.g. 0.5; got {value!r}"
+            )
         out[key] = number
     return out
 
@@ -192,7 +196,8 @@ class Monitor(BaseModel):
 
     def threshold(self, key: str) -> float | None:
         """The monitor's threshold ``key``, else the default."""
-        return dict(self.options.get("thresholds", {})).get(key, THRESHOLDS[key][0])
+        found: float | None = self.options.get("thresholds", {}).get(key, THRESHOLDS[key][0])
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

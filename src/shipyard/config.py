@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     """How often ``shipyard server`` judges running rollouts (seconds): each rollout's
     guards are read off the prediction log and its step moved on, or rolled back."""
 
+    monitor_period_s: float = Field(default=30.0, gt=0, le=3_600)
+    """How often ``shipyard server`` looks for due monitors (seconds): each monitor whose
+    schedule has come round since its last run is run then, its results stored."""
+
     request_timeout_ms: float = Field(default=30_000, gt=0)
     """How long one inference request may take before the fallback answers (or 504)."""
 

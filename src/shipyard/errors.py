@@ -16,7 +16,8 @@ The hierarchy::
     │   ├── VersionNotFoundError
     │   ├── AliasNotFoundError
     │   ├── EndpointNotFoundError
-    │   └── RolloutNotFoundError
+    │   ├── RolloutNotFoundError
+    │   └── MonitorNotFoundError
     ├── ConflictError                  (409) the change contradicts the current state
     ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
     ├── ModelFailedError               (500) the model raised on valid input, no fallback
@@ -117,6 +118,10 @@ class AliasNotFoundError(NotFoundError):
 
 class RolloutNotFoundError(NotFoundError):
     """No rollout (or no running or paused one) on that endpoint."""
+
+
+class MonitorNotFoundError(NotFoundError):
+    """No monitor by that name."""
 
 
 class ConflictError(ShipyardError):

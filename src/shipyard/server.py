@@ -23,12 +23,25 @@ from shipyard.api import router
 from shipyard.api.errors import install_error_handlers
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, Rollout, RolloutController
+from shipyard.monitoring import MonitorRun, MonitorService
 from shipyard.registry import Registry
 from shipyard.serving.app import DataPlaneApp, create_app
 
 API_PREFIX = "/api/v1"
 
 log = logging.getLogger("shipyard.rollouts")
+monitor_log = logging.getLogger("shipyard.monitors")
+
+
+def _log_monitor_runs(runs: list[MonitorRun]) -> None:
+    """Log each scheduled monitor run: a warning naming the breaches, if any."""
+    for run in runs:
+        breaches = [f"{r.metric}{'[' + r.column + ']' if r.column else ''}" for r in run.breaches]
+        monitor_log.log(
+            logging.WARNING if breaches else logging.INFO,
+            f"monitor run {run.status}",
+            extra={"monitor": run.monitor, "rows": run.rows, "breaches": breaches},
+        )
 
 
 def _rollout_logger() -> Callable[[list[Rollout]], None]:
@@ -75,6 +88,7 @@ def create_server_app(
     data_plane_app: Starlette | None = None,
     data_plane: bool = True,
     rollouts: bool = True,
+    monitors: bool = True,
 ) -> FastAPI:
     """The server application for ``settings`` (default: read from ``SHIPYARD_*``).
 
@@ -85,7 +99,8 @@ def create_server_app(
     replaces it with another ASGI application answering every path outside ``/api/v1``.
     Its lifespan (model loading, draining) runs inside the control plane's. With
     ``rollouts`` (the default), a rollout controller judges running rollouts every
-    ``SHIPYARD_ROLLOUT_PERIOD_S``.
+    ``SHIPYARD_ROLLOUT_PERIOD_S``. With ``monitors`` (the default), due monitors run
+    every ``SHIPYARD_MONITOR_PERIOD_S``.
     """
     settings = settings or Settings()
     if data_plane_app is None and data_plane:
@@ -99,6 +114,9 @@ def create_server_app(
     endpoints = Endpoints(registry.db, registry.artifacts, settings)
 
     controller = RolloutController(endpoints, settings.predictions) if rollouts else None
+    scheduled = (
+        MonitorService(registry, settings.predictions, settings.feedback) if monitors else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -117,12 +135,22 @@ def create_server_app(
                     daemon=True,
                 )
                 judging.start()
+            watching = None
+            if scheduled is not None:
+                watching = threading.Thread(
+                    target=scheduled.run_forever,
+                    args=(stop, settings.monitor_period_s, _log_monitor_runs),
+                    name="monitors",
+                    daemon=True,
+                )
+                watching.start()
             try:
                 yield
             finally:
                 stop.set()
-                if judging is not None:
-                    await asyncio.to_thread(judging.join, 30)
+                for thread in (judging, watching):
+                    if thread is not None:
+                        await asyncio.to_thread(thread.join, 30)
         registry.db.dispose()
 
     from shipyard import __version__

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -218,3 +219,49 @@ class RolloutRow(Base):
     created_by: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MonitorRow(Base):
+    """A monitor: which checks run on which endpoint or model, over which window, against
+    which reference, how often, and with which thresholds."""
+
+    __tablename__ = "monitors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    # ``endpoint`` or ``model``, and that endpoint's or model's name.
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(256))
+    checks: Mapped[list[str]] = mapped_column(JSONType)
+    window: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reference: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    schedule_s: Mapped[float] = mapped_column(Float)
+    # Thresholds by metric, and options of the checks (e.g. the drift test's mode).
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MonitorResultRow(Base):
+    """One number a monitor run measured: a time series per monitor, metric and column."""
+
+    __tablename__ = "monitor_results"
+    __table_args__ = (Index("ix_monitor_results_monitor_at", "monitor_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    check: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(64))
+    column: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # ok, breach, no_data or error.
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -1,0 +1,252 @@
+"""``shipyard monitor``: scheduled checks of an endpoint or a model, and their results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import typer
+from rich.table import Table
+
+from shipyard.cli._common import console, print_json, registry, when
+from shipyard.endpoints.plan import format_duration
+from shipyard.errors import InvalidInputError
+from shipyard.monitoring import CHECKS, THRESHOLDS, Monitor, MonitorResult, MonitorRun
+from shipyard.monitoring import MonitorService as Service
+from shipyard.monitoring.spec import describe_reference, describe_window
+
+app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Monitors: data drift, prediction drift, data quality, performance and operations "
+    "of an endpoint or a model, checked on a schedule and stored as time series.",
+    no_args_is_help=True,
+)
+
+_JSON = typer.Option(False, "--json", help="Print JSON.")
+_CHECKS_HELP = f"A check, repeatable (default all): {', '.join(CHECKS)}."
+_THRESHOLD_HELP = f"KEY=NUMBER, repeatable; keys: {', '.join(THRESHOLDS)}."
+
+
+def service() -> Service:
+    """Monitors on the store, prediction log and feedback the current settings name."""
+    current = registry()
+    return Service(current, current.settings.predictions, current.settings.feedback)
+
+
+def _thresholds(pairs: list[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InvalidInputError(
+                f"--threshold {pair!r} is not KEY=NUMBER, e.g. --threshold error_rate=0.01"
+            )
+    return out
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"--since {value!r} is not a time; give ISO 8601, e.g. 2026-11-27T00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidInputError(f"--since {value!r} has no time zone; add one, e.g. Z or +01:00")
+    return parsed
+
+
+def _summary(monitor: Monitor) -> str:
+    state = "" if monitor.enabled else " (disabled)"
+    return (
+        f"{monitor.name}{state}: {monitor.target_kind} {monitor.target}, "
+        f"{', '.join(monitor.checks)}; window {describe_window(monitor.window)} against "
+        f"{describe_reference(monitor.reference)}, every {format_duration(monitor.schedule_s)}"
+    )
+
+
+def _print(monitor: Monitor) -> None:
+    console.print(_summary(monitor))
+    thresholds = monitor.options.get("thresholds", {})
+    if thresholds:
+        console.print("  thresholds " + ", ".join(f"{k}={v:g}" for k, v in thresholds.items()))
+    if monitor.options.get("drift"):
+        console.print(f"  drift options {monitor.options['drift']}")
+    last = when(monitor.last_run_at) if monitor.last_run_at else "never"
+    console.print(f"  created {when(monitor.created_at)} by {monitor.created_by}; last run {last}")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def _table(title: str, results: list[MonitorResult], *, at: bool = False) -> Table:
+    table = Table(title=title)
+    if at:
+        table.add_column("at")
+    for name in ("check", "metric", "column", "value", "threshold", "status"):
+        table.add_column(name, justify="right" if name in ("value", "threshold") else "left")
+    for r in results:
+        cells = [r.check, r.metric, r.column or "", _number(r.value), _number(r.threshold)]
+        status = r.status if r.status != "breach" else "[bold red]breach[/]"
+        table.add_row(*([when(r.at)] if at else []), *cells, status)
+    return table
+
+
+def _run_title(run: MonitorRun) -> str:
+    start = when(run.window_start) if run.window_start else "start"
+    return (
+        f"{run.monitor}: {run.status}, {run.rows} rows from {start} to {when(run.window_end)} "
+        f"against {run.reference.get('kind')}"
+        + (f" ({run.reference['version']})" if "version" in run.reference else "")
+    )
+
+
+@app.command()
+def create(
+    name: str = typer.Argument(..., help="Monitor name."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Monitor this endpoint."),
+    model: str = typer.Option(None, "--model", help="Monitor this model (all its predictions)."),
+    check: list[str] = typer.Option(None, "--check", help=_CHECKS_HELP),
+    window: str = typer.Option(
+        None, "--window", help="The window: the last 30m, 1h, 1d… (default 1h)."
+    ),
+    rows: int = typer.Option(None, "--rows", help="The window: the last N logged rows."),
+    reference: str = typer.Option(
+        "training",
+        "--reference",
+        help="Compare with: training (the version's stored sample), previous (the window "
+        "before) or START..END (ISO 8601 times).",
+    ),
+    every: str = typer.Option("15m", "--every", help="How often the server runs it."),
+    threshold: list[str] = typer.Option(
+        None,
+        "--threshold",
+        help=_THRESHOLD_HELP,
+    ),
+    drift_mode: str = typer.Option(
+        None, "--drift-mode", help="fixed (default) or calibrated drift thresholds."
+    ),
+    disabled: bool = typer.Option(False, "--disabled", help="Create it without scheduling it."),
+    as_json: bool = _JSON,
+) -> None:
+    """Create a monitor of an endpoint (--endpoint) or a model (--model)."""
+    created = service().create(
+        name,
+        endpoint=endpoint,
+        model=model,
+        checks=check or None,
+        window=window,
+        rows=rows,
+        reference=reference,
+        every=every,
+        thresholds=_thresholds(threshold),
+        drift={"mode": drift_mode} if drift_mode else None,
+        enabled=not disabled,
+    )
+    if as_json:
+        print_json(created.to_dict())
+    else:
+        _print(created)
+
+
+@app.command("list")
+def list_(as_json: bool = _JSON) -> None:
+    """Every monitor."""
+    found = service().list()
+    if as_json:
+        print_json([m.to_dict() for m in found])
+        return
+    if not found:
+        console.print("no monitors yet; create one with: shipyard monitor create NAME --endpoint E")
+    for monitor in found:
+        console.print(_summary(monitor))
+
+
+@app.command()
+def show(name: str = typer.Argument(..., help="Monitor name."), as_json: bool = _JSON) -> None:
+    """A monitor's settings and its latest run's results."""
+    monitors = service()
+    monitor = monitors.get(name)
+    latest = monitors.results(name, limit=1)
+    last = (
+        [r for r in monitors.results(name, since=latest[0].at) if r.run_id == latest[0].run_id]
+        if latest
+        else []
+    )
+    if as_json:
+        print_json(monitor.to_dict() | {"latest": [r.to_dict() for r in last]})
+        return
+    _print(monitor)
+    if last:
+        console.print(_table(f"latest run, {when(last[0].at)}", last))
+
+
+@app.command()
+def update(
+    name: str = typer.Argument(..., help="Monitor name."),
+    check: list[str] = typer.Option(None, "--check", help="Replace the checks, repeatable."),
+    window: str = typer.Option(None, "--window", help="A time window: 30m, 1h, 1d…"),
+    rows: int = typer.Option(None, "--rows", help="A window of the last N rows."),
+    reference: str = typer.Option(None, "--reference", help="training, previous or START..END."),
+    every: str = typer.Option(None, "--every", help="How often the server runs it."),
+    threshold: list[str] = typer.Option(None, "--threshold", help="KEY=NUMBER, repeatable."),
+    enable: bool = typer.Option(None, "--enable/--disable", help="Schedule it, or stop."),
+    as_json: bool = _JSON,
+) -> None:
+    """Change a monitor; thresholds given are merged into its own."""
+    changed = service().update(
+        name,
+        checks=check or None,
+        window=window,
+        rows=rows,
+        reference=reference,
+        every=every,
+        thresholds=_thresholds(threshold) if threshold else None,
+        enabled=enable,
+    )
+    if as_json:
+        print_json(changed.to_dict())
+    else:
+        _print(changed)
+
+
+@app.command()
+def delete(name: str = typer.Argument(..., help="Monitor name.")) -> None:
+    """Delete a monitor and its results."""
+    gone = service().delete(name)
+    console.print(f"deleted monitor {gone.name} and its results")
+
+
+@app.command()
+def run(name: str = typer.Argument(..., help="Monitor name."), as_json: bool = _JSON) -> None:
+    """Run a monitor now (enabled or not), store its results and print them."""
+    done = service().run(name)
+    if as_json:
+        print_json(done.to_dict())
+    else:
+        console.print(_table(_run_title(done), done.results))
+
+
+@app.command()
+def results(
+    name: str = typer.Argument(..., help="Monitor name."),
+    metric: str = typer.Option(None, "--metric", help="Only this metric, e.g. drift."),
+    since: str = typer.Option(None, "--since", help="Only from this time on (ISO 8601)."),
+    limit: int = typer.Option(500, "--limit", min=1, help="At most the latest N results."),
+    as_json: bool = _JSON,
+) -> None:
+    """The monitor's results over time, oldest first."""
+    found = service().results(name, metric=metric, since=_since(since), limit=limit)
+    if as_json:
+        print_json([r.to_dict() for r in found])
+        return
+    if not found:
+        console.print(f"no results yet; run it with: shipyard monitor run {name}")
+        return
+    console.print(_table(f"{name}: {len(found)} results", found, at=True))

@@ -1,0 +1,329 @@
+"""The checks of a monitor, on frames already read: each returns the numbers it measured
+with their thresholds and statuses (no I/O here).
+
+- ``operations``: ``request_count``, ``error_rate``, ``fallback_rate`` (shares of
+  requests) and ``p50_latency_ms`` / ``p99_latency_ms`` (per request) of the window.
+- ``data_drift``: one ``drift`` result per input column (the test's p-value or distance,
+  whichever its threshold applies to, breached when the column drifts) and
+  ``drifted_share`` (breached when at least ``drift_share`` of the tested columns drift), by
+  :func:`~shipyard.stats.drift.drift_report`.
+- ``prediction_drift``: ``prediction_drift`` of the prediction column, the same way.
+- ``data_quality``: per column ``missing_rate`` (breached above the reference's rate plus
+  ``missing_rate_increase``), ``violation_rate``, ``out_of_range_rate`` and
+  ``unseen_rate`` (shares of the window's rows; counts in ``detail``), and
+  ``missing_columns``, by :func:`~shipyard.stats.quality.data_quality`.
+- ``performance``: ``labelled_rows`` and, for classifiers, ``accuracy``, ``f1`` (binary)
+  and ``f1_macro``; for regressors ``mae``, ``rmse`` and ``r2``, by
+  :mod:`shipyard.stats.performance`, on the window's rows that have a feedback label.
+
+A check with nothing to measure (an empty window or reference, no labels) returns
+``no_data`` results saying why; it never raises for that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from shipyard.monitoring.spec import THRESHOLDS, Check, Monitor, Status
+from shipyard.schema.signature import Signature
+from shipyard.stats.drift import drift_report
+from shipyard.stats.performance import classification_performance, regression_performance
+from shipyard.stats.profile import DatasetProfile
+from shipyard.stats.quality import data_quality
+
+
+class Measure(NamedTuple):
+    """One measured number of a check, before it is stored."""
+
+    check: Check
+    metric: str
+    column: str | None
+    value: float | None
+    threshold: float | None
+    status: Status
+    detail: dict[str, Any]
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def judge(monitor: Monitor, key: str, value: float | None) -> tuple[float | None, Status]:
+    """The threshold ``key`` of ``monitor`` and the status of ``value`` against it."""
+    threshold = monitor.threshold(key)
+    if value is None:
+        return threshold, "no_data"
+    if threshold is None:
+        return None, "ok"
+    direction = THRESHOLDS[key][1]
+    breached = value > threshold if direction == "max" else value < threshold
+    return threshold, "breach" if breached else "ok"
+
+
+def no_data(check: Check, why: str, metric: str = "rows") -> list[Measure]:
+    return [Measure(check, metric, None, None, None, "no_data", {"reason": why})]
+
+
+def _measure(
+    monitor: Monitor,
+    check: Check,
+    key: str,
+    value: float | None,
+    *,
+    column: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Measure:
+    threshold, status = judge(monitor, key, value)
+    return Measure(check, key, column, value, threshold, status, detail or {})
+
+
+# -- operations --------------------------------------------------------------------------
+
+
+def requests_of(window: pd.DataFrame) -> pd.DataFrame:
+    """One row per request (its first row): ``error``, ``fallback``, ``latency_ms``."""
+    firsts: pd.DataFrame = window.drop_duplicates("request_id", keep="first")
+    return firsts
+
+
+def operations(monitor: Monitor, window: pd.DataFrame) -> list[Measure]:
+    if window.empty:
+        return no_data("operations", "no predictions in the window", "request_count")
+    requests = requests_of(window)
+    count = len(requests)
+    errors = requests["error"].notna() if "error" in requests else pd.Series(False)
+    fallbacks = requests["fallback"].fillna(False).astype(bool) if "fallback" in requests else None
+    fallback_count = 0 if fallbacks is None else int(fallbacks.sum())
+    latency = pd.to_numeric(requests["latency_ms"], errors="coerce").dropna().to_numpy()
+    p50 = float(np.percentile(latency, 50)) if latency.size else None
+    p99 = float(np.percentile(latency, 99)) if latency.size else None
+    counts = {"requests": count, "rows": len(window)}
+    return [
+        _measure(monitor, "operations", "request_count", float(count), detail=counts),
+        _measure(
+            monitor,
+            "operations",
+            "error_rate",
+            float(errors.sum()) / count,
+            detail={"errors": int(errors.sum()), "requests": count},
+        ),
+        _measure(
+            monitor,
+            "operations",
+            "fallback_rate",
+            fallback_count / count,
+            detail={"fallbacks": fallback_count, "requests": count},
+        ),
+        _measure(monitor, "operations", "p50_latency_ms", p50, detail={"requests": latency.size}),
+        _measure(monitor, "operations", "p99_latency_ms", p99, detail={"requests": latency.size}),
+    ]
+
+
+# -- drift -------------------------------------------------------------------------------
+
+
+def data_drift(
+    monitor: Monitor,
+    current: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    why_no_reference: str = "the reference has no rows",
+) -> list[Measure]:
+    check: Check = "data_drift"
+    if current.empty or current.shape[1] == 0:
+        return no_data(check, "no inputs in the window", "drifted_share")
+    if reference is None or reference.empty:
+        return no_data(check, why_no_reference, "drifted_share")
+    shared = [c for c in current.columns if c in set(reference.columns)]
+    if not shared:
+        return no_data(check, "the window and the reference share no input column")
+    share = monitor.threshold("drift_share") or THRESHOLDS["drift_share"][0] or 0.5
+    options = dict(monitor.options.get("drift", {}))
+    report = drift_report(
+        reference[shared], current[shared], drift_share=share, workers=1, **options
+    )
+    out = [_column_drift(check, "drift", c) for c in report.columns]
+    out.append(
+        Measure(
+            check,
+            "drifted_share",
+            None,
+            report.drifted_share if report.tested_columns else None,
+            share,
+            ("breach" if report.dataset_drift else "ok") if report.tested_columns else "no_data",
+            {
+                "drifted_columns": report.drifted_columns,
+                "tested_columns": report.tested_columns,
+                "mode": report.mode,
+            },
+        )
+    )
+    return out
+
+
+def _column_drift(check: Check, metric: str, column: Any) -> Measure:
+    detail = {
+        "test": column.test,
+        "p_value": _number(column.p_value),
+        "threshold_kind": column.threshold_kind,
+        "reference_count": column.reference_count,
+        "current_count": column.current_count,
+        "current_missing": column.current_missing,
+    }
+    if column.test is None:
+        detail["reason"] = column.note or "not tested"
+        return Measure(check, metric, column.column, None, None, "no_data", detail)
+    status: Status = "breach" if column.drift_detected else "ok"
+    # The value is what the threshold applies to: the p-value (drift below it) or the
+    # distance (drift at or above it); the test's statistic is in the detail either way.
+    detail["statistic"] = _number(column.statistic)
+    by_p = column.threshold_kind == "p_value"
+    value = _number(column.p_value if by_p else column.statistic)
+    return Measure(check, metric, column.column, value, _number(column.threshold), status, detail)
+
+
+def prediction_drift(
+    monitor: Monitor,
+    current: pd.Series[Any] | None,
+    reference: pd.Series[Any] | None,
+    why_no_reference: str = "the reference has no predictions",
+) -> list[Measure]:
+    check: Check = "prediction_drift"
+    if current is None or current.dropna().empty:
+        return no_data(check, "no predictions in the window", "prediction_drift")
+    if reference is None or reference.dropna().empty:
+        return no_data(check, why_no_reference, "prediction_drift")
+    options = dict(monitor.options.get("drift", {}))
+    options.pop("tests", None), options.pop("thresholds", None)  # those name input columns
+    report = drift_report(
+        pd.DataFrame({"prediction": reference.to_numpy()}),
+        pd.DataFrame({"prediction": current.to_numpy()}),
+        workers=1,
+        **options,
+    )
+    return [_column_drift(check, "prediction_drift", report.columns[0])]
+
+
+# -- data quality ------------------------------------------------------------------------
+
+
+def quality(
+    monitor: Monitor,
+    current: pd.DataFrame,
+    profile: DatasetProfile | None,
+    signature: Signature | None,
+    why_no_reference: str = "the reference has no rows",
+) -> list[Measure]:
+    check: Check = "data_quality"
+    if current.empty:
+        return no_data(check, "no inputs in the window", "missing_rate")
+    if profile is None:
+        return no_data(check, why_no_reference, "missing_rate")
+    report = data_quality(current, profile, signature=signature)
+    rows = report.rows
+    out: list[Measure] = []
+    increase = monitor.threshold("missing_rate_increase")
+    for name, column in report.columns.items():
+        base = column.reference_missing_rate or 0.0
+        rate = column.missing_rate
+        threshold = None if increase is None else base + increase
+        status: Status = "no_data" if rate is None else "ok"
+        if rate is not None and threshold is not None and rate > threshold:
+            status = "breach"
+        counted = {"missing": column.missing, "rows": rows, "reference_missing_rate": base}
+        out.append(Measure(check, "missing_rate", name, rate, threshold, status, counted))
+        counts: dict[str, tuple[int | None, dict[str, Any]]] = {
+            "violation_rate": (column.violations, {"examples": column.violation_examples}),
+            "out_of_range_rate": (
+                None if column.below_min is None else column.below_min + (column.above_max or 0),
+                {"below_min": column.below_min, "above_max": column.above_max},
+            ),
+            "unseen_rate": (column.unseen, {"examples": column.unseen_examples}),
+        }
+        for key, (count, extra) in counts.items():
+            if count is None:
+                continue
+            detail: dict[str, Any] = {"count": count, "rows": rows, **extra}
+            out.append(_measure(monitor, check, key, count / rows, column=name, detail=detail))
+    missing = len(report.missing_columns)
+    out.append(
+        Measure(
+            check,
+            "missing_columns",
+            None,
+            float(missing),
+            0.0,
+            "breach" if missing else "ok",
+            {"columns": report.missing_columns, "unexpected": report.unexpected_columns},
+        )
+    )
+    return out
+
+
+# -- performance -------------------------------------------------------------------------
+
+_CLASSIFICATION = ("accuracy", "f1", "f1_macro")
+_REGRESSION = ("mae", "rmse", "r2")
+
+
+def _like(labels: pd.Series[Any], predictions: pd.Series[Any]) -> pd.Series[Any]:
+    """Labels in the predictions' type when they convert (feedback often arrives as text)."""
+    if pd.api.types.is_numeric_dtype(predictions) and not pd.api.types.is_numeric_dtype(labels):
+        converted = pd.to_numeric(labels, errors="coerce")
+        if converted.notna().all():
+            return converted.astype(predictions.dtype)
+    return labels
+
+
+def performance(
+    monitor: Monitor, window: pd.DataFrame, task: str | None, classes: list[Any] | None
+) -> list[Measure]:
+    """``window``: the log rows with a ``label`` column (null where no feedback came);
+    ``task``: ``classification`` or ``regression`` (``None``: from the predictions)."""
+    check: Check = "performance"
+    if window.empty:
+        return no_data(check, "no predictions in the window", "labelled_rows")
+    answered = window["prediction"].notna()
+    if "error" in window:
+        answered &= window["error"].isna()
+    labelled = window[answered & window["label"].notna()]
+    if labelled.empty:
+        return no_data(
+            check,
+            "no feedback labels for the window's predictions yet; send them with: "
+            "shipyard feedback add FILE",
+            "labelled_rows",
+        )
+    predictions = labelled["prediction"].infer_objects()
+    labels = _like(labelled["label"].infer_objects(), predictions)
+    if task is None:
+        floating = pd.api.types.is_float_dtype(predictions)
+        task = "regression" if floating and (predictions % 1 != 0).any() else "classification"
+    count = Measure(check, "labelled_rows", None, float(len(labelled)), None, "ok", {})
+    if task == "regression":
+        report = regression_performance(labels, predictions)
+        keys: tuple[str, ...] = _REGRESSION
+    else:
+        seen = set(labels.unique()) | set(predictions.unique())
+        order = classes if classes is not None and seen <= set(classes) else None
+        report = classification_performance(labels, predictions, classes=order)
+        keys = _CLASSIFICATION
+    metrics: Mapping[str, float | None] = report.overall.metrics
+    out = [count]
+    for key in keys:
+        value = _number(metrics.get(key))
+        reason = report.overall.undefined.get(key)
+        if value is None and reason and "label" in reason and key == "f1":
+            continue  # more than two labels: f1_macro says it
+        detail = {"task": task, "rows": report.overall.rows}
+        if reason:
+            detail["reason"] = reason
+        out.append(_measure(monitor, check, key, value, detail=detail))
+    return out

@@ -1,0 +1,318 @@
+"""Monitors on real prediction logs of a real scikit-learn model, on SQLite and
+PostgreSQL: drift is flagged in a drifted window and not in an undrifted one, quality
+counts and operations numbers equal the ones computed by hand, performance follows the
+feedback labels, results come back as a time series, and the scheduler runs only what
+is due."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import accuracy_score
+
+from models import classification_data
+from monitored import Scene
+from shipyard.config import Settings
+from shipyard.errors import (
+    ConflictError,
+    EndpointNotFoundError,
+    InvalidInputError,
+    ModelNotFoundError,
+    MonitorNotFoundError,
+)
+from shipyard.monitoring import MonitorRun, MonitorService
+from shipyard.predictions import FeedbackStore
+from shipyard.registry import Registry
+
+
+@pytest.fixture
+def scene(settings: Settings, registry: Registry) -> Scene:
+    return Scene(settings, registry)
+
+
+@pytest.fixture
+def monitors(settings: Settings, registry: Registry) -> Iterator[MonitorService]:
+    yield MonitorService(registry, settings.predictions, settings.feedback)
+
+
+def _soon() -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=1)
+
+
+def _one(run: MonitorRun, metric: str, column: str | None = None) -> tuple[float | None, str]:
+    found = [r for r in run.results if r.metric == metric and r.column == column]
+    assert len(found) == 1, (metric, column, [(r.metric, r.column) for r in run.results])
+    return found[0].value, found[0].status
+
+
+def test_drift_is_flagged_in_the_drifted_window_only(
+    scene: Scene, monitors: MonitorService
+) -> None:
+    scene.answer("calm", scene.inputs(400, 5))
+    # A shadow's copies on the calm endpoint are far off: they must not count.
+    scene.answer("calm", scene.inputs(400, 6, shifted=True), shadow=True)
+    shifted_inputs = scene.inputs(400, 7, shifted=True)
+    scene.answer("shifted", shifted_inputs)
+    for name in ("calm", "shifted"):
+        monitors.create(name, endpoint=name, checks=["data_drift", "prediction_drift"])
+    now = _soon()
+    calm, shifted = monitors.run("calm", now), monitors.run("shifted", now)
+
+    assert calm.rows == 400 and shifted.rows == 400
+    assert calm.reference == {"kind": "training", "version": "models:/churn/1", "rows": 300}
+    assert _one(calm, "drifted_share")[1] == "ok"
+    assert calm.breaches == []
+    share, status = _one(shifted, "drifted_share")
+    assert status == "breach" and share is not None and share >= 2 / 3
+    assert _one(shifted, "drift", "income")[1] == "breach"
+    assert _one(shifted, "drift", "score")[1] == "breach"
+    assert _one(shifted, "drift", "age")[1] == "ok"
+    # The training reference (all 300 training rows) against the window, as scipy has it.
+    training, _ = classification_data(300, 0)
+    expected = stats.ks_2samp(training["age"], shifted_inputs["age"])
+    (age,) = [r for r in shifted.results if (r.metric, r.column) == ("drift", "age")]
+    assert age.value == pytest.approx(expected.pvalue)
+    assert age.detail["statistic"] == pytest.approx(expected.statistic)
+    assert (age.threshold, age.detail["test"]) == (0.05, "ks")
+    # Lower scores and higher incomes move the predicted classes.
+    assert _one(shifted, "prediction_drift", "prediction")[1] == "breach"
+    assert _one(calm, "prediction_drift", "prediction")[1] == "ok"
+
+
+def test_previous_window_by_rows(scene: Scene, monitors: MonitorService) -> None:
+    scene.answer("calm", scene.inputs(300, 1))
+    scene.answer("calm", scene.inputs(300, 2, shifted=True))
+    monitors.create("steps", endpoint="calm", checks=["data_drift"], rows=300, reference="previous")
+    run = monitors.run("steps", _soon())
+    assert run.rows == 300 and run.reference["rows"] == 300
+    assert _one(run, "drifted_share")[1] == "breach"
+    # The same 600 rows split by time: everything is in the previous hour.
+    monitors.create(
+        "hourly", endpoint="calm", checks=["data_drift"], window="1h", reference="previous"
+    )
+    later = monitors.run("hourly", _soon() + timedelta(hours=1))
+    assert later.rows == 0 and later.reference["rows"] == 600
+    assert [r.status for r in later.results] == ["no_data"]
+
+
+def test_operations_equal_the_numbers_computed_by_hand(
+    scene: Scene, monitors: MonitorService
+) -> None:
+    latencies = np.random.default_rng(3).gamma(2.0, 10.0, 200)
+    scene.answer("calm", scene.inputs(200, 1), latencies)
+    failed = [scene.fail("calm", 300.0) for _ in range(6)] + [
+        scene.fail("calm", 250.0, fallback=True) for _ in range(4)
+    ]
+    scene.answer("calm", scene.inputs(50, 2, shifted=True), np.full(50, 1.0), shadow=True)
+    monitors.create("ops", endpoint="calm", checks=["operations"])
+    run = monitors.run("ops", _soon())
+
+    every = np.concatenate([latencies, [300.0] * 6, [250.0] * 4])
+    assert len(failed) == 10
+    assert _one(run, "request_count") == (210.0, "ok")
+    assert _one(run, "error_rate") == (pytest.approx(10 / 210), "ok")
+    assert _one(run, "fallback_rate") == (pytest.approx(4 / 210), "ok")
+    assert _one(run, "p50_latency_ms")[0] == pytest.approx(np.percentile(every, 50))
+    assert _one(run, "p99_latency_ms")[0] == pytest.approx(np.percentile(every, 99))
+
+    monitors.update("ops", thresholds={"error_rate": 0.01, "p99_latency_ms": 100})
+    again = monitors.run("ops", _soon())
+    assert _one(again, "error_rate")[1] == "breach"
+    assert _one(again, "p99_latency_ms")[1] == "breach"
+    assert _one(again, "p50_latency_ms")[1] == "ok"
+
+
+def test_quality_counts(scene: Scene, monitors: MonitorService) -> None:
+    frame = scene.inputs(100, 4)
+    frame.loc[:9, "income"] = np.nan  # 10 missing
+    frame.loc[10:16, "age"] = 150  # 7 above the training range (18..89)
+    scene.answer("calm", frame)
+    monitors.create("quality", endpoint="calm", checks=["data_quality"])
+    run = monitors.run("quality", _soon())
+    rate, status = _one(run, "missing_rate", "income")
+    assert (rate, status) == (0.10, "breach")
+    assert _one(run, "missing_rate", "age") == (0.0, "ok")
+    assert _one(run, "out_of_range_rate", "age") == (0.07, "breach")
+    detail = next(
+        r.detail for r in run.results if r.metric == "out_of_range_rate" and r.column == "age"
+    )
+    assert detail["above_max"] == 7 and detail["below_min"] == 0
+    assert _one(run, "out_of_range_rate", "score") == (0.0, "ok")
+    assert _one(run, "missing_columns") == (0.0, "ok")
+
+
+def test_performance_from_feedback_labels(
+    settings: Settings, scene: Scene, monitors: MonitorService
+) -> None:
+    frame = scene.inputs(200, 8)
+    ids = scene.answer("calm", frame)
+    monitors.create("perf", endpoint="calm", checks=["performance"])
+    unlabelled = monitors.run("perf", _soon())
+    assert [(r.metric, r.status) for r in unlabelled.results] == [("labelled_rows", "no_data")]
+    assert "shipyard feedback add" in unlabelled.results[0].detail["reason"]
+
+    truth = ((frame["score"] + frame["age"] / 100) > 0.9).astype(int).to_numpy().copy()
+    truth[:20] = 1 - truth[:20]
+    store = FeedbackStore(settings.feedback, predictions=settings.predictions)
+    store.add(
+        [{"request_id": i, "label": int(y)} for i, y in zip(ids[:150], truth[:150], strict=True)]
+    )
+    run = monitors.run("perf", _soon())
+    predicted = scene.model.predict(frame)[:150]
+    assert _one(run, "labelled_rows") == (150.0, "ok")
+    assert _one(run, "accuracy")[0] == pytest.approx(accuracy_score(truth[:150], predicted))
+    assert {r.metric for r in run.results} == {"labelled_rows", "accuracy", "f1", "f1_macro"}
+
+    monitors.update("perf", thresholds={"accuracy": 0.99})
+    assert _one(monitors.run("perf", _soon()), "accuracy")[1] == "breach"
+
+
+def test_results_are_a_time_series(
+    settings: Settings, scene: Scene, monitors: MonitorService
+) -> None:
+    scene.answer("calm", scene.inputs(100, 1))
+    monitors.create("series", endpoint="calm", checks=["operations"], window="2h")
+    first = _soon()
+    runs = [monitors.run("series", first + timedelta(minutes=m)) for m in (0, 15, 30)]
+    reopened = MonitorService(
+        Registry.from_settings(settings), settings.predictions, settings.feedback
+    )
+    series = reopened.results("series", metric="request_count")
+    assert [r.at for r in series] == [run.at for run in runs]
+    assert [r.run_id for r in series] == [run.run_id for run in runs]
+    assert [r.value for r in series] == [100.0, 100.0, 100.0]
+    assert series[0].window_end - series[0].window_start == timedelta(hours=2)  # type: ignore[operator]
+    later = reopened.results("series", since=first + timedelta(minutes=10))
+    assert {r.run_id for r in later} == {runs[1].run_id, runs[2].run_id}
+    assert len(reopened.results("series")) == 3 * 5
+    assert series[0].to_dict()["status"] == "ok"
+    assert monitors.get("series").last_run_at == runs[-1].at
+    reopened.registry.db.dispose()
+
+
+def test_run_due_runs_only_due_monitors(scene: Scene, monitors: MonitorService) -> None:
+    scene.answer("calm", scene.inputs(50, 1))
+    start = _soon()
+    monitors.create("often", endpoint="calm", checks=["operations"], every="15m")
+    monitors.create("rarely", model="churn", checks=["operations"], every="1h")
+    monitors.create("off", endpoint="calm", checks=["operations"], enabled=False)
+    assert [m.name for m in monitors.due(start)] == ["often", "rarely"]
+    assert sorted(r.monitor for r in monitors.run_due(start)) == ["often", "rarely"]
+    assert monitors.run_due(start + timedelta(minutes=5)) == []
+    assert [r.monitor for r in monitors.run_due(start + timedelta(minutes=16))] == ["often"]
+    assert monitors.results("off") == []
+    by_model = monitors.results("rarely", metric="request_count")
+    assert [r.value for r in by_model] == [50.0]
+
+
+def test_an_empty_window_gives_no_data(scene: Scene, monitors: MonitorService) -> None:
+    monitors.create("quiet", endpoint="shifted")
+    run = monitors.run("quiet", _soon())
+    assert run.rows == 0 and run.results
+    assert {r.status for r in run.results} == {"no_data"}
+    assert {r.check for r in run.results} == {
+        "data_drift",
+        "prediction_drift",
+        "data_quality",
+        "performance",
+        "operations",
+    }
+    assert run.status == "no_data"
+
+
+def test_bad_input_names_the_field(scene: Scene, monitors: MonitorService) -> None:
+    with pytest.raises(EndpointNotFoundError, match="shipyard endpoints list"):
+        monitors.create("m", endpoint="nowhere")
+    with pytest.raises(ModelNotFoundError):
+        monitors.create("m", model="nothing")
+    with pytest.raises(InvalidInputError, match="window 'soon'"):
+        monitors.create("m", endpoint="calm", window="soon")
+    with pytest.raises(InvalidInputError, match="every 'often'"):
+        monitors.create("m", endpoint="calm", every="often")
+    with pytest.raises(InvalidInputError, match="checks: unknown check.*'latency'"):
+        monitors.create("m", endpoint="calm", checks=["latency"])
+    with pytest.raises(InvalidInputError, match="thresholds: unknown key 'speed'"):
+        monitors.create("m", endpoint="calm", thresholds={"speed": 1})
+    with pytest.raises(InvalidInputError, match="rows must be a positive"):
+        monitors.create("m", endpoint="calm", rows=0)
+    with pytest.raises(InvalidInputError, match="reference 'yesterday'"):
+        monitors.create("m", endpoint="calm", reference="yesterday")
+    with pytest.raises(InvalidInputError, match="target"):
+        monitors.create("m")
+    with pytest.raises(MonitorNotFoundError, match="shipyard monitor list"):
+        monitors.run("m")
+    assert monitors.list() == []
+    monitors.create("m", endpoint="calm")
+    with pytest.raises(ConflictError, match="monitor 'm' exists"):
+        monitors.create("m", model="churn")
+
+
+def test_changes_are_events(scene: Scene, monitors: MonitorService) -> None:
+    created = monitors.create(
+        "m", endpoint="calm", reference="2026-11-01T00:00Z..2026-11-02T00:00Z", every="5m"
+    )
+    assert created.reference == {
+        "kind": "fixed",
+        "start": "2026-11-01T00:00:00+00:00",
+        "end": "2026-11-02T00:00:00+00:00",
+    }
+    changed = monitors.update("m", every="1h", thresholds={"drift_share": 0.3})
+    assert changed.schedule_s == 3600 and changed.threshold("drift_share") == 0.3
+    monitors.run("m", _soon())
+    monitors.delete("m")
+    with pytest.raises(MonitorNotFoundError):
+        monitors.get("m")
+    events = scene.registry.events(target_kind="monitor", target="m")
+    assert [e.action for e in events] == ["monitor.delete", "monitor.update", "monitor.create"]
+
+
+def test_a_failing_check_is_stored_as_an_error_and_the_others_run(
+    scene: Scene, monitors: MonitorService
+) -> None:
+    scene.answer("calm", scene.inputs(100, 1))
+    # The drift options name a column the endpoint's inputs lack: the check fails at run time.
+    monitors.create(
+        "broken",
+        endpoint="calm",
+        checks=["data_drift", "operations"],
+        drift={"tests": {"height": "psi"}},
+    )
+    run = monitors.run("broken", _soon())
+    (failed,) = [r for r in run.results if r.check == "data_drift"]
+    assert (failed.metric, failed.status) == ("error", "error")
+    assert "'height'" in failed.detail["error"]
+    assert _one(run, "request_count") == (100.0, "ok")
+    assert run.status == "error"
+    assert [r.status for r in monitors.results("broken", metric="error")] == ["error"]
+    with pytest.raises(InvalidInputError, match="thresholds: error_rate must be a number"):
+        monitors.update("broken", thresholds={"error_rate": "low"})
+    with pytest.raises(InvalidInputError, match="drift_share is a share of columns"):
+        monitors.update("broken", thresholds={"drift_share": 2})
+    with pytest.raises(InvalidInputError, match="drift options: unknown key"):
+        monitors.update("broken", drift={"speed": 1})
+
+
+def test_a_fixed_reference_range(scene: Scene, monitors: MonitorService) -> None:
+    before = datetime.now(UTC)
+    scene.answer("calm", scene.inputs(300, 1))
+    between = datetime.now(UTC)
+    scene.answer("calm", scene.inputs(300, 2))
+    second = datetime.now(UTC)
+    scene.answer("calm", scene.inputs(300, 3, shifted=True))
+    span = f"{before.isoformat()}..{between.isoformat()}"
+    monitors.create("fixed", endpoint="calm", checks=["data_drift"], rows=300, reference=span)
+    drifted = monitors.run("fixed", _soon())
+    assert drifted.reference["rows"] == 300 and drifted.reference["kind"] == "fixed"
+    assert _one(drifted, "drifted_share")[1] == "breach"
+    monitors.update("fixed", window="3h")
+    assert monitors.get("fixed").window == {"kind": "time", "seconds": 10800.0}
+    assert monitors.run("fixed", _soon()).rows == 900
+    # Run as of just after the second load: its 300 rows against the first, alike.
+    monitors.update("fixed", rows=300, reference="previous")
+    alike = monitors.run("fixed", second)
+    assert (alike.rows, alike.reference["rows"]) == (300, 300)
+    assert _one(alike, "drifted_share")[1] == "ok"

@@ -61,6 +61,21 @@ def test_monitor_from_the_command_line(run, scene: Scene) -> None:  # type: igno
     table = run("monitor", "results", "drift", "--metric", "drifted_share")
     assert "drifted_share" in table.out and "request_count" not in table.out
 
+    page = scene.settings.home / "drift.html"
+    written = run("monitor", "report", "drift", "--html", str(page))
+    assert written.code == 0, written.err
+    text = page.read_text()
+    assert "income" in text and "drifted_share" in text and 'src="http' not in text
+    assert page.stat().st_size < 5_000_000
+    data = json.loads(run("monitor", "report", "drift", "--json").out)
+    assert data["current_rows"] == 300 and data["target"] == "endpoint shifted"
+    drifted = {c["column"] for c in data["drift"]["columns"] if c["drift_detected"]}
+    assert "income" in drifted
+    assert {h["column"] for h in data["histograms"]} >= {"income"}
+    assert any(t["metric"] == "request_count" and t["value"] == 300 for t in data["trends"])
+    nowhere = run("monitor", "report", "drift")
+    assert nowhere.code == 1 and "--html out.html, or --json" in nowhere.err
+
     shown = run("monitor", "show", "drift")
     assert "last run 20" in shown.out and "latest run" in shown.out
     changed = run("monitor", "update", "drift", "--every", "1h", "--disable", "--json")

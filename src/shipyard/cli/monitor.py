@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -250,3 +251,28 @@ def results(
         console.print(f"no results yet; run it with: shipyard monitor run {name}")
         return
     console.print(_table(f"{name}: {len(found)} results", found, at=True))
+
+
+@app.command()
+def report(
+    name: str = typer.Argument(..., help="Monitor name."),
+    html: Path = typer.Option(
+        None, "--html", help="Write a self-contained HTML report here (opens offline)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report's data as JSON."),
+) -> None:
+    """The current window against the monitor's reference: drift per column, histograms
+    of reference and current, and every stored result as a trend over windows."""
+    if html is None and not as_json:
+        raise InvalidInputError("say where the report goes: --html out.html, or --json")
+    data = service().report_data(name)
+    if html is not None:
+        from shipyard.reports.html import render_html
+
+        html.write_text(render_html(data), encoding="utf-8")
+        size = html.stat().st_size
+        console.print(f"wrote {html} ({size / 1e6:.1f} MB)")
+    if as_json:
+        from shipyard.reports.html import render_json
+
+        print_json(render_json(data))

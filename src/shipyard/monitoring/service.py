@@ -48,6 +48,8 @@ from shipyard.registry import rows as records
 from shipyard.registry.convert import jsonable
 from shipyard.registry.names import validate_model_name
 from shipyard.registry.types import ModelVersion
+from shipyard.reports.data import ReportData, ReportWindow, TrendPoint, column_histograms
+from shipyard.stats.drift import drift_report
 from shipyard.store.tables import MonitorResultRow, MonitorRow, utcnow
 
 log = logging.getLogger("shipyard.monitors")
@@ -273,6 +275,48 @@ class MonitorService:
                 query = query.limit(limit)
             found = [_result(name, r) for r in s.scalars(query)]
         return found[::-1]
+
+    def report_data(self, name: str, now: datetime | None = None) -> ReportData:
+        """What ``shipyard monitor report`` renders: the current window against the
+        monitor's reference (drift per column, histograms on shared bins, never the raw
+        rows) and every stored result as trends over windows."""
+        monitor = self.get(name)
+        now = now or utcnow()
+        window, start, before = self.log.windows(monitor, now)
+        ref, _ = self.log.reference(monitor, window, before)
+        current = inputs_of(window)
+        reference = ref.inputs
+        shared = (
+            [] if reference is None else [c for c in current.columns if c in set(reference.columns)]
+        )
+        drift = histograms = None
+        if shared and reference is not None and len(current) and len(reference):
+            options = dict(monitor.options.get("drift", {}))
+            share = monitor.threshold("drift_share") or 0.5
+            drift = drift_report(reference[shared], current[shared], drift_share=share, **options)
+            histograms = column_histograms(reference[shared], current[shared])
+        trends = [
+            TrendPoint(
+                metric=r.metric,
+                column=r.column,
+                window_start=r.window_start or r.window_end,
+                window_end=r.window_end,
+                value=r.value,
+                threshold=r.threshold,
+                status=r.status,
+            )
+            for r in self.results(name)
+        ]
+        return ReportData(
+            title=f"Monitor {monitor.name}",
+            target=f"{monitor.target_kind} {monitor.target}",
+            window=None if start is None else ReportWindow(start=start, end=now),
+            reference_rows=None if reference is None else len(reference),
+            current_rows=len(current),
+            drift=drift,
+            histograms=histograms or [],
+            trends=trends,
+        )
 
     # -- running -------------------------------------------------------------------------
 

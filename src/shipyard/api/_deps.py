@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipyard.endpoints import Endpoints, RolloutController
+from shipyard.monitoring import MonitorService
 from shipyard.predictions import FeedbackStore
 from shipyard.registry import Registry
 
@@ -45,6 +46,12 @@ def feedback(request: Request) -> FeedbackStore:
     return FeedbackStore.from_settings(endpoints(request).settings)
 
 
+def monitors(request: Request) -> MonitorService:
+    """Monitors on the server's store, reading its prediction log and feedback."""
+    settings = endpoints(request).settings
+    return MonitorService(registry(request), settings.predictions, settings.feedback)
+
+
 def actor(
     x_shipyard_actor: Annotated[
         str | None,
@@ -65,4 +72,5 @@ RegistryDep = Annotated[Registry, Depends(registry)]
 EndpointsDep = Annotated[Endpoints, Depends(endpoints)]
 RolloutsDep = Annotated[RolloutController, Depends(rollouts)]
 FeedbackDep = Annotated[FeedbackStore, Depends(feedback)]
+MonitorsDep = Annotated[MonitorService, Depends(monitors)]
 ActorDep = Annotated[str | None, Depends(actor)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shipyard.endpoints import TrafficPolicy
 from shipyard.errors import InvalidInputError
+from shipyard.monitoring import Monitor, MonitorResult
 from shipyard.registry.types import VersionStatus
 
 #: Largest integer the metadata store holds in a version or revision column.
@@ -161,3 +162,67 @@ class RolloutReason(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text = ""
+
+
+Duration = Annotated[str, Field(max_length=64)] | float
+Options = Annotated[dict[str, Any], Field(max_length=100)]
+Reference = Annotated[str, Field(max_length=200)] | Annotated[dict[str, Any], Field(max_length=3)]
+
+
+class MonitorCreate(BaseModel):
+    """A new monitor, with the options of ``shipyard monitor create``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(max_length=256)]
+    endpoint: Annotated[str, Field(max_length=256)] | None = None
+    """Monitor this endpoint (give it or ``model``, one of them)."""
+    model: Annotated[str, Field(max_length=256)] | None = None
+    """Monitor this model: all its logged predictions."""
+    checks: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None = (
+        None
+    )
+    """Checks to run (default all): data_drift, prediction_drift, data_quality,
+    performance, operations."""
+    window: Duration | None = None
+    """The window: the last ``30m``, ``1h``, ``1d``… or seconds (default ``1h``)."""
+    rows: int | None = None
+    """The window as the last N logged rows instead of a duration."""
+    reference: Reference = "training"
+    """Compare with ``training``, ``previous``, ``START..END`` or ``{"start", "end"}``
+    (ISO 8601 times)."""
+    every: Duration = "15m"
+    """How often the server runs it."""
+    thresholds: Options = {}
+    """Threshold by key, e.g. ``{"error_rate": 0.01}``."""
+    drift: Options | None = None
+    """Options of the drift tests, e.g. ``{"mode": "calibrated"}``."""
+    enabled: bool = True
+    """``false`` creates it without scheduling it."""
+
+
+class MonitorChange(BaseModel):
+    """What to change in a monitor (omitted fields stay as they are), as ``shipyard
+    monitor update``; ``thresholds`` and ``drift`` are merged into the monitor's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checks: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None = (
+        None
+    )
+    """Replace the checks."""
+    window: Duration | None = None
+    rows: int | None = None
+    reference: Reference | None = None
+    every: Duration | None = None
+    thresholds: Options | None = None
+    """Merged into the monitor's; a key set to ``null`` returns to its default."""
+    drift: Options | None = None
+    enabled: bool | None = None
+    """Schedule it (``true``) or stop (``false``)."""
+
+
+class MonitorShown(Monitor):
+    """A monitor and the results of its latest run."""
+
+    latest: list[MonitorResult] = []

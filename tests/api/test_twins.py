@@ -1,5 +1,5 @@
-"""Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab`` and
-``feedback`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
+"""Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
+``feedback`` and ``monitor`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -54,6 +54,17 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("rollout", "abort"): [("post", "/api/v1/endpoints/{name}/rollout/abort")],
     ("ab", "report"): [("get", "/api/v1/endpoints/{name}/ab")],
     ("feedback", "load"): [("post", "/api/v1/feedback")],
+    ("monitor", "create"): [("post", "/api/v1/monitors")],
+    ("monitor", "list"): [("get", "/api/v1/monitors")],
+    ("monitor", "show"): [("get", "/api/v1/monitors/{name}")],
+    ("monitor", "update"): [("patch", "/api/v1/monitors/{name}")],
+    ("monitor", "delete"): [("delete", "/api/v1/monitors/{name}")],
+    ("monitor", "run"): [("post", "/api/v1/monitors/{name}/run")],
+    ("monitor", "results"): [("get", "/api/v1/monitors/{name}/results")],
+    ("monitor", "report"): [
+        ("get", "/api/v1/monitors/{name}/report"),
+        ("get", "/api/v1/monitors/{name}/report.html"),
+    ],
 }
 
 #: Commands that are not requests to the control plane, and why.
@@ -62,7 +73,7 @@ NO_TWIN: dict[tuple[str, str], str] = {
     "where no server advances rollouts; there is no single change for a route to make",
 }
 
-GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback")
+GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback", "monitor")
 
 
 def _commands() -> set[tuple[str, str]]:

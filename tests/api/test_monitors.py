@@ -130,6 +130,7 @@ def test_a_model_monitor_with_a_fixed_reference_over_raw_http(server: Server, sc
     ran = server.http.post("/monitors/churn-all/run")
     assert ran.status_code == 200, ran.text
     assert ran.json()["rows"] == 250
+    assert ran.json()["status"] == MonitorRun.model_validate(ran.json()).status != "error"
     assert server.http.delete("/monitors/churn-all").status_code == 200
 
 

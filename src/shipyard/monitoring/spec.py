@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from shipyard.endpoints.plan import format_duration, parse_duration
 from shipyard.errors import InvalidInputError
@@ -241,6 +241,7 @@ class MonitorRun(BaseModel):
     """What the window was compared with: kind, rows, and the version for ``training``."""
     results: list[MonitorResult]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> Status:
         """The worst status among the results (``no_data`` when there are none)."""
@@ -252,4 +253,4 @@ class MonitorRun(BaseModel):
         return [r for r in self.results if r.status == "breach"]
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json") | {"status": self.status}
+        return self.model_dump(mode="json")

@@ -145,6 +145,8 @@ def test_a_model_monitor_with_a_fixed_reference_over_raw_http(server: Server, sc
         ({"name": "m", "endpoint": "shifted", "rows": 0}, "rows must be a positive"),
         ({"name": "m", "endpoint": "shifted", "reference": "yesterday"}, "reference 'yesterday'"),
         ({"name": "m", "endpoint": "shifted", "every": "-1m"}, "every"),
+        ({"name": "m", "endpoint": "shifted", "every": 1e308}, "every 1e+308 is longer than"),
+        ({"name": "m", "endpoint": "shifted", "window": "90000000h"}, "window '90000000h' is"),
         ({"name": "m", "endpoint": "shifted", "drift": {"speed": 1}}, "drift options"),
         ({"name": "m"}, "target: give the endpoint"),
         ({"name": "m", "endpoint": "calm", "model": "churn"}, "target: give the endpoint"),
@@ -199,6 +201,11 @@ def test_an_unknown_monitor_is_404(server: Server, method: str, path: str) -> No
     assert answer.status_code == 404, answer.text
     assert answer.json()["error"].startswith("no monitor named 'ghost'")
     assert answer.headers["x-shipyard-error"] == "MonitorNotFoundError"
+
+
+def test_a_name_holding_nul_is_refused_naming_it(server: Server) -> None:
+    answer = server.http.get("/monitors/a%00b")
+    assert answer.status_code == 422 and answer.json()["error"].startswith("path.name:")
 
 
 def test_a_monitor_of_an_unknown_endpoint_or_model_is_404(server: Server) -> None:

@@ -14,7 +14,14 @@ from fastapi import Path as PathParam
 
 from shipyard.api._deps import ActorDep, MonitorsDep
 from shipyard.api.errors import responses
-from shipyard.api.schemas import MonitorChange, MonitorCreate, MonitorShown, no_nul, no_nul_text
+from shipyard.api.schemas import (
+    NO_NUL,
+    MonitorChange,
+    MonitorCreate,
+    MonitorShown,
+    no_nul,
+    no_nul_text,
+)
 from shipyard.errors import InvalidInputError
 from shipyard.monitoring import Monitor, MonitorResult, MonitorRun
 from shipyard.monitoring.spec import Check
@@ -22,7 +29,7 @@ from shipyard.reports.data import ReportData
 
 router = APIRouter(prefix="/monitors", tags=["monitors"], responses=responses(400, 404, 422))
 
-Name = Annotated[str, PathParam(description="Monitor name.", max_length=256)]
+Name = Annotated[str, PathParam(description="Monitor name.", max_length=256, pattern=NO_NUL)]
 
 
 def _since(value: str | None) -> datetime | None:

@@ -185,7 +185,7 @@ class MonitorCreate(BaseModel):
     """Checks to run (default all): data_drift, prediction_drift, data_quality,
     performance, operations."""
     window: Duration | None = None
-    """The window: the last ``30m``, ``1h``, ``1d``… or seconds (default ``1h``)."""
+    """The window: the last ``30m``, ``1h``, ``24h``… or seconds (default ``1h``)."""
     rows: int | None = None
     """The window as the last N logged rows instead of a duration."""
     reference: Reference = "training"

@@ -26,7 +26,6 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 
 from shipyard.config import Settings
-from shipyard.endpoints.plan import parse_duration
 from shipyard.endpoints.service import endpoint_row
 from shipyard.errors import ConflictError, InvalidInputError, MonitorNotFoundError, ShipyardError
 from shipyard.monitoring import checks
@@ -38,6 +37,7 @@ from shipyard.monitoring.spec import (
     parse_checks,
     parse_drift_options,
     parse_reference,
+    parse_seconds,
     parse_thresholds,
     parse_window,
 )
@@ -139,7 +139,7 @@ class MonitorService:
             "checks": parse_checks(checks),
             "window": parse_window(window, rows),
             "reference": parse_reference(reference),
-            "schedule_s": parse_duration(every, "every"),
+            "schedule_s": parse_seconds(every, "every"),
             "options": {
                 "thresholds": parse_thresholds(thresholds),
                 "drift": parse_drift_options(drift),
@@ -214,7 +214,7 @@ class MonitorService:
         if reference is not None:
             changes["reference"] = parse_reference(reference)
         if every is not None:
-            changes["schedule_s"] = parse_duration(every, "every")
+            changes["schedule_s"] = parse_seconds(every, "every")
         if enabled is not None:
             changes["enabled"] = bool(enabled)
         who = self._actor(actor)

@@ -60,6 +60,22 @@ THRESHOLDS: dict[str, tuple[float | None, Literal["max", "min"]]] = {
 DRIFT_OPTIONS = frozenset({"mode", "alpha", "tests", "thresholds", "permutations", "seed"})
 
 
+#: Longest window or schedule a monitor takes: ten years, in seconds (a longer one
+#: would overflow the times computed from it).
+MAX_SECONDS = 3650 * 86400.0
+
+
+def parse_seconds(value: str | float, what: str) -> float:
+    """Seconds from a duration (see :func:`~shipyard.endpoints.plan.parse_duration`), at
+    most :data:`MAX_SECONDS`."""
+    seconds = parse_duration(value, what)
+    if seconds > MAX_SECONDS:
+        raise InvalidInputError(
+            f"{what} {value!r} is longer than ten years; give at most {MAX_SECONDS:g} seconds"
+        )
+    return seconds
+
+
 def parse_checks(checks: Sequence[str] | None) -> list[Check]:
     """The checks named (default: all), each once, in the order of :data:`CHECKS`."""
     if checks is None or len(checks) == 0:
@@ -83,7 +99,7 @@ def parse_window(window: str | float | None, rows: int | None) -> dict[str, Any]
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise InvalidInputError(f"rows must be a positive whole number, e.g. 500; got {rows!r}")
         return {"kind": "rows", "rows": rows}
-    return {"kind": "time", "seconds": parse_duration(window or "1h", "window")}
+    return {"kind": "time", "seconds": parse_seconds(window or "1h", "window")}
 
 
 def _time(value: Any, what: str) -> datetime:

@@ -20,20 +20,29 @@ from shipyard.endpoints.policy import TrafficPolicy, Variant
 from shipyard.errors import InvalidInputError
 from shipyard.registry.uri import ModelURI
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    None: 1.0,
+}
 
 
 def parse_duration(value: str | float, what: str = "interval") -> float:
-    """Seconds from ``500ms``, ``30s``, ``5m``, ``1h`` or a plain number of seconds."""
+    """Seconds from ``500ms``, ``30s``, ``5m``, ``1h``, ``1d``, ``1w`` or a plain number of
+    seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))
         if match is None:
             raise InvalidInputError(
-                f"{what} {value!r} is not a duration; give a number with ms, s, m or h, "
-                "e.g. 500ms, 30s, 5m, 1h (a plain number is seconds)"
+                f"{what} {value!r} is not a duration; give a number with ms, s, m, h, d or w, "
+                "e.g. 500ms, 30s, 5m, 1h, 1d (a plain number is seconds)"
             )
         number, unit = match.groups()
         seconds = float(number) * _UNIT_SECONDS[unit]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from shipyard.errors import InvalidInputError
 
 
@@ -24,4 +26,19 @@ def numbers(values: list[str] | None, what: str) -> dict[str, float]:
             parsed[key] = float(value)
         except ValueError:
             raise InvalidInputError(f"{what} {key}={value!r}: {value!r} is not a number") from None
+    return parsed
+
+
+def parse_time(value: str | None, what: str) -> datetime | None:
+    """An ISO 8601 time with a time zone (``2026-11-27T00:00Z``), or ``None``."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"{what} {value!r} is not a time; give ISO 8601, e.g. 2026-11-27T00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidInputError(f"{what} {value!r} has no time zone; add one, e.g. Z or +01:00")
     return parsed

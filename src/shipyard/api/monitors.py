@@ -22,7 +22,7 @@ from shipyard.api.schemas import (
     no_nul,
     no_nul_text,
 )
-from shipyard.errors import InvalidInputError
+from shipyard.fields import parse_time
 from shipyard.monitoring import Monitor, MonitorResult, MonitorRun
 from shipyard.monitoring.spec import Check
 from shipyard.reports.data import ReportData
@@ -33,17 +33,7 @@ Name = Annotated[str, PathParam(description="Monitor name.", max_length=256, pat
 
 
 def _since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInputError(
-            f"since {value!r} is not a time; give ISO 8601, e.g. 2026-11-27T00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise InvalidInputError(f"since {value!r} has no time zone; add one, e.g. Z or +01:00")
-    return parsed
+    return parse_time(value, "since")
 
 
 @router.post(

@@ -11,6 +11,7 @@ from rich.table import Table
 from shipyard.cli._common import console, print_json, registry, when
 from shipyard.endpoints.plan import format_duration
 from shipyard.errors import InvalidInputError
+from shipyard.fields import parse_time
 from shipyard.monitoring import CHECKS, THRESHOLDS, Monitor, MonitorResult, MonitorRun
 from shipyard.monitoring import MonitorService as Service
 from shipyard.monitoring.spec import describe_reference, describe_window
@@ -49,17 +50,7 @@ def _thresholds(pairs: list[str] | None) -> dict[str, float]:
 
 
 def _since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInputError(
-            f"--since {value!r} is not a time; give ISO 8601, e.g. 2026-11-27T00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise InvalidInputError(f"--since {value!r} has no time zone; add one, e.g. Z or +01:00")
-    return parsed
+    return parse_time(value, "--since")
 
 
 def _summary(monitor: Monitor) -> str:

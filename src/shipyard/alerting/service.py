@@ -128,7 +128,12 @@ class AlertService:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> AlertService:
-        return cls(Registry.from_settings(settings or Settings()))
+        settings = settings or Settings()
+        return cls(
+            Registry.from_settings(settings),
+            attempts=settings.alert_attempts,
+            backoff_s=settings.alert_backoff_s,
+        )
 
     # -- rules ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab`` and
-``feedback`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
+"""Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
+``feedback`` and ``alerts`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -54,6 +54,16 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("rollout", "abort"): [("post", "/api/v1/endpoints/{name}/rollout/abort")],
     ("ab", "report"): [("get", "/api/v1/endpoints/{name}/ab")],
     ("feedback", "load"): [("post", "/api/v1/feedback")],
+    ("alerts", "list"): [("get", "/api/v1/alerts")],
+    ("alerts", "show"): [("get", "/api/v1/alerts/{alert_id}")],
+    ("alerts", "ack"): [("post", "/api/v1/alerts/{alert_id}/ack")],
+    ("alerts", "resolve"): [("post", "/api/v1/alerts/{alert_id}/resolve")],
+    ("alerts", "evaluate"): [("post", "/api/v1/alerts/evaluate")],
+    ("alerts", "rules"): [  # create, list, delete
+        ("post", "/api/v1/alert-rules"),
+        ("get", "/api/v1/alert-rules"),
+        ("delete", "/api/v1/alert-rules/{name}"),
+    ],
 }
 
 #: Commands that are not requests to the control plane, and why.
@@ -62,7 +72,7 @@ NO_TWIN: dict[tuple[str, str], str] = {
     "where no server advances rollouts; there is no single change for a route to make",
 }
 
-GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback")
+GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback", "alerts")
 
 
 def _commands() -> set[tuple[str, str]]:

@@ -42,6 +42,7 @@ from shipyard.alerting.spec import (
     breached,
     channel_name,
     parse_condition,
+    parse_cooldown,
     parse_severity,
     parse_source,
     parse_state,
@@ -161,7 +162,7 @@ class AlertService:
             "source": parsed,
             "condition": parse_condition(condition, parsed["kind"]),
             "severity": parse_severity(severity),
-            "cooldown_s": parse_duration(cooldown, "cooldown") if cooldown else 0.0,
+            "cooldown_s": parse_cooldown(parse_duration(cooldown, "cooldown") if cooldown else 0.0),
             "channels": [dict(c) for c in channels],
             "enabled": bool(enabled),
         }

@@ -17,6 +17,7 @@ Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 State = Literal["firing", "acknowledged", "resolved"]
 STATES: tuple[State, ...] = ("firing", "acknowledged", "resolved")
+MAX_COOLDOWN_S = 30 * 86_400.0
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -42,14 +43,32 @@ def parse_source(source: Mapping[str, Any]) -> dict[str, Any]:
                 "source: a monitor source needs the monitor and the metric, e.g. "
                 "--monitor ops --metric error_rate"
             )
-        column = source.get("column")
-        return {"kind": "monitor", "monitor": monitor, "metric": metric, "column": column or None}
+        return {
+            "kind": "monitor",
+            "monitor": monitor,
+            "metric": metric,
+            "column": _optional(source, "column"),
+        }
     if kind == "rollout":
-        return {"kind": "rollout", "endpoint": source.get("endpoint") or None}
+        return {"kind": "rollout", "endpoint": _optional(source, "endpoint")}
     raise InvalidInputError(
         f"source kind {kind!r} is not known; use monitor (--monitor M --metric X) or "
         "rollout (--rollout)"
     )
+
+
+def _optional(source: Mapping[str, Any], key: str) -> str | None:
+    value = source.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"source: {key} must be a name, e.g. income, or left out")
+    return value or None
+
+
+def parse_cooldown(seconds: float) -> float:
+    """A cooldown of at most 30 days (0: notify on every round that sees a breach)."""
+    if not 0 <= seconds <= MAX_COOLDOWN_S:
+        raise InvalidInputError("cooldown must be between 0 and 30 days, e.g. 15m or 1h")
+    return seconds
 
 
 def parse_condition(condition: str | None, kind: str) -> str:
@@ -107,7 +126,7 @@ def parse_state(state: str | None) -> State | None:
 
 def channel_name(index: int, config: Mapping[str, Any]) -> str:
     """How a rule's channel is named in deliveries: its ``name``, else type and position."""
-    return str(config.get("name") or f"{config.get('type')}#{index + 1}")
+    return str(config.get("name") or f"{config.get('type')}#{index + 1}")[:128]
 
 
 class Rule(BaseModel):

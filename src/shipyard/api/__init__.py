@@ -2,13 +2,14 @@
 
 Each route parses its request, calls one service (:class:`~shipyard.registry.Registry`,
 :class:`~shipyard.endpoints.Endpoints`, :class:`~shipyard.endpoints.RolloutController`,
-:class:`~shipyard.predictions.FeedbackStore`) and shapes the reply; no business logic
+:class:`~shipyard.predictions.FeedbackStore`,
+:class:`~shipyard.alerting.AlertService`) and shapes the reply; no business logic
 lives here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
 """
 
 from fastapi import APIRouter, Depends
 
-from shipyard.api import ab, endpoints, feedback, models, registration, rollouts, system
+from shipyard.api import ab, alerts, endpoints, feedback, models, registration, rollouts, system
 from shipyard.api._deps import token
 
 router = APIRouter(dependencies=[Depends(token)])  # accepted everywhere, enforced later
@@ -19,5 +20,6 @@ router.include_router(endpoints.router)
 router.include_router(rollouts.router)
 router.include_router(ab.router)
 router.include_router(feedback.router)
+router.include_router(alerts.router)
 
 __all__ = ["router"]

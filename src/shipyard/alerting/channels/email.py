@@ -17,6 +17,10 @@ from shipyard.alerting.channels.webhook import text
 from shipyard.errors import InvalidInputError
 
 
+def _address(value: object) -> bool:
+    return isinstance(value, str) and "@" in value and not any(c.isspace() for c in value)
+
+
 @register("email")
 class Email(Channel):
     """Send the notification as an email through the SMTP server at ``host:port``."""
@@ -25,14 +29,20 @@ class Email(Channel):
         super().__init__(config, timeout_s)
         self.host = self._required("host")
         self.sender = self._required("from")
+        if not _address(self.sender):
+            raise InvalidInputError(
+                "channel email: from must be an address, e.g. shipyard@example.com"
+            )
         to = self.config.get("to")
-        self.to = [to] if isinstance(to, str) else list(to or [])
-        if not self.to or not all(isinstance(a, str) and "@" in a for a in self.to):
+        self.to = [to] if isinstance(to, str) else to if isinstance(to, list) else []
+        if not self.to or not all(_address(a) for a in self.to):
             raise InvalidInputError("channel email: give to, an address or a list of them")
         try:
             self.port = int(self.config.get("port", 25))
         except (TypeError, ValueError):
-            raise InvalidInputError("channel email: port must be a number, e.g. 587") from None
+            self.port = 0
+        if not 0 < self.port < 65_536:
+            raise InvalidInputError("channel email: port must be a number, e.g. 587")
 
     def send(self, notification: Mapping[str, Any]) -> None:
         message = EmailMessage()

@@ -5,6 +5,7 @@ for the webhook and Slack-compatible channels, aiosmtpd for email)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from alerting.receivers import HTTPReceiver, SMTPReceiver, free_port, receivers
 from monitored import Scene
-from shipyard.alerting import AlertService
+from shipyard.alerting import Alert, AlertService
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, RolloutController
 from shipyard.errors import (
@@ -336,3 +337,32 @@ def test_rules_are_checked_listed_and_deleted(
     assert alerts.list() == [] and [r.name for r in alerts.list_rules()] == ["a"]
     with pytest.raises(AlertRuleNotFoundError, match="shipyard alerts rules list"):
         alerts.delete_rule("b")
+
+
+def test_concurrent_rounds_open_one_alert_and_notify_once(
+    scene: Scene, monitors: MonitorService, registry: Registry, http: HTTPReceiver
+) -> None:
+    AlertService(registry).create_rule(
+        "errors", source=OPS, channels=[{"type": "webhook", "url": http.url}]
+    )
+    breach(scene, monitors)
+    breach(scene, monitors)
+    services = [AlertService(Registry.from_settings(registry.settings)) for _ in range(4)]
+    start = threading.Barrier(len(services))
+    rounds: list[list[Alert]] = []
+
+    def evaluate(service: AlertService) -> None:
+        start.wait()
+        rounds.append(service.evaluate())
+
+    threads = [threading.Thread(target=evaluate, args=(s,)) for s in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for service in services:
+        service.db.dispose()
+    assert len(rounds) == len(services)
+    (alert,) = AlertService(registry).list()
+    assert alert.count == 2 and len(http.received) == 1
+    assert sum(len(r) for r in rounds) == 1  # one round saw both results; the others nothing

@@ -55,6 +55,7 @@ from shipyard.errors import (
     ConflictError,
     InvalidInputError,
     MonitorNotFoundError,
+    ShipyardError,
 )
 from shipyard.registry import Registry
 from shipyard.registry import rows as records
@@ -284,14 +285,23 @@ class AlertService:
         with self.db.session() as s:
             ids = list(s.scalars(select(AlertRuleRow.id).where(AlertRuleRow.enabled.is_(True))))
         for rule_id in ids:
-            with self.db.session(write=True) as s:
-                rule = s.get(AlertRuleRow, rule_id, with_for_update=True)
-                if rule is None or not rule.enabled:
-                    continue
-                if rule.source["kind"] == "monitor":
-                    self._monitor_round(s, rule, now, notices, touched)
-                else:
-                    self._rollout_round(s, rule, now, notices, touched)
+            # What one rule's round opens counts only once its transaction commits.
+            found: Notices = []
+            seen: set[int] = set()
+            try:
+                with self.db.session(write=True) as s:
+                    rule = s.get(AlertRuleRow, rule_id, with_for_update=True)
+                    if rule is None or not rule.enabled:
+                        continue
+                    if rule.source["kind"] == "monitor":
+                        self._monitor_round(s, rule, now, found, seen)
+                    else:
+                        self._rollout_round(s, rule, now, found, seen)
+            except ShipyardError as exc:  # one broken rule must not stop the others
+                log.error("alert rule %s could not be evaluated: %s", rule_id, exc)
+                continue
+            notices += found
+            touched |= seen
         self._notify(notices)
         with self.db.session() as s:
             return [

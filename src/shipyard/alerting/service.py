@@ -18,6 +18,13 @@ Each notification is sent through each of the rule's channels, retried with expo
 backoff (``backoff_s``, doubled per attempt) up to ``attempts`` times; every attempt is
 stored in ``alert_deliveries`` with its error, so failures show in ``shipyard alerts
 show ID``. Notifications are sent after the round's transaction commits, never inside it.
+
+Concurrent rounds (several servers) are serialized per rule by a lock on its row, so a
+result is judged once. The cursor is safe for monitor results: one monitor's runs store
+their results under that monitor's row lock, so their ids grow in commit order. Known
+limit: rollout events of different endpoints are not ordered so; on PostgreSQL a rule on
+every endpoint could miss a rollback whose transaction committed after a later-numbered
+event of another endpoint had been read (a window of milliseconds).
 """
 
 from __future__ import annotations

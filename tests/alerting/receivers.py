@@ -8,8 +8,8 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -58,10 +58,12 @@ class HTTPReceiver:
 
 class _Collect:
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[EmailMessage] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
+        found = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(found, EmailMessage)
+        self.messages.append(found)
         return "250 Message accepted for delivery"
 
 
@@ -83,7 +85,7 @@ class SMTPReceiver:
         self.controller.start()
 
     @property
-    def messages(self) -> list[Message]:
+    def messages(self) -> list[EmailMessage]:
         return self.handler.messages
 
     def close(self) -> None:

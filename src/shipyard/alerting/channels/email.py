@@ -46,7 +46,7 @@ class Email(Channel):
 
     def send(self, notification: Mapping[str, Any]) -> None:
         message = EmailMessage()
-        message["Subject"] = text(notification)
+        message["Subject"] = " ".join(text(notification).split())[:900]  # one header line
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
         message.set_content(json.dumps(dict(notification), indent=2, default=str))

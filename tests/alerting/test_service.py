@@ -6,6 +6,7 @@ for the webhook and Slack-compatible channels, aiosmtpd for email)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,6 +304,23 @@ def test_a_rollout_rolled_back_by_its_guard_fires(
     ((_, body),) = http.received
     assert body["alert"]["detail"]["reason"] == rolled.reason
     assert alerts.evaluate() == []  # nothing new
+
+    controller.start(
+        "churn",
+        "models:/churn/2",
+        steps="50,100",
+        interval=0.2,
+        guards=["error_rate<0.05"],
+        min_rows=20,
+    )
+    good = Traffic(endpoints, registry, settings.predictions, seed=1)
+    good.send("churn", 60)
+    time.sleep(0.3)
+    (done,) = controller.tick()  # 50% passed: on to 100%, the last step
+    assert done.state == "succeeded", done.reason
+    (resolved,) = alerts.evaluate()  # a later successful rollout clears it
+    assert (resolved.id, resolved.state, resolved.resolved_by) == (fired.id, "resolved", "shipyard")
+    assert [b["event"] for _, b in http.received] == ["firing", "resolved"]
     endpoints.db.dispose()
 
 

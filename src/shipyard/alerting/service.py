@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -40,13 +40,13 @@ from sqlalchemy.orm import Session
 
 from shipyard.alerting.channels import channel
 from shipyard.alerting.delivery import Attempt, deliver, notification
+from shipyard.alerting.evaluation import Notices, monitor_round, resolved, rollout_round
 from shipyard.alerting.spec import (
     Alert,
     Alerts,
     Delivery,
     Rule,
     Rules,
-    breached,
     channel_name,
     parse_condition,
     parse_cooldown,
@@ -66,7 +66,6 @@ from shipyard.errors import (
 )
 from shipyard.registry import Registry
 from shipyard.registry import rows as records
-from shipyard.registry.convert import jsonable
 from shipyard.registry.names import validate_model_name
 from shipyard.store.tables import (
     AlertDeliveryRow,
@@ -79,10 +78,6 @@ from shipyard.store.tables import (
 )
 
 log = logging.getLogger("shipyard.alerts")
-#: Who resolves an alert whose condition cleared.
-AUTO = "shipyard"
-Notice = tuple[int, str]
-Notices = list[Notice]
 
 
 def _rule(row: AlertRuleRow) -> Rule:
@@ -276,7 +271,7 @@ class AlertService:
             row = self._alert_row(s, alert_id, lock=True)
             if row.state == "resolved":
                 raise ConflictError(f"alert {alert_id} is resolved already")
-            self._resolved(row, who, utcnow())
+            resolved(row, who, utcnow())
             records.add_event(s, who, "alert.resolve", "alert", str(alert_id), None, None)
         self._notify([(alert_id, "resolved")])
         return self.get(alert_id)
@@ -301,9 +296,9 @@ class AlertService:
                     if rule is None or not rule.enabled:
                         continue
                     if rule.source["kind"] == "monitor":
-                        self._monitor_round(s, rule, now, found, seen)
+                        monitor_round(s, rule, now, found, seen)
                     else:
-                        self._rollout_round(s, rule, now, found, seen)
+                        rollout_round(s, rule, now, found, seen)
             except ShipyardError as exc:  # one broken rule must not stop the others
                 log.error("alert rule %s could not be evaluated: %s", rule_id, exc)
                 continue
@@ -315,160 +310,9 @@ class AlertService:
                 _alert(s, r) for r in s.scalars(select(AlertRow).where(AlertRow.id.in_(touched)))
             ]
 
-    def _monitor_round(
-        self,
-        s: Session,
-        rule: AlertRuleRow,
-        now: datetime,
-        notices: Notices,
-        touched: set[int],
-    ) -> None:
-        src = rule.source
-        query = (
-            select(MonitorResultRow)
-            .join(MonitorRow, MonitorRow.id == MonitorResultRow.monitor_id)
-            .where(
-                MonitorRow.name == src["monitor"],
-                MonitorResultRow.metric == src["metric"],
-                MonitorResultRow.id > rule.cursor,
-            )
-            .order_by(MonitorResultRow.id)
-        )
-        if src.get("column"):
-            query = query.where(MonitorResultRow.column == src["column"])
-        for r in s.scalars(query):
-            rule.cursor = r.id
-            key = f"{rule.name}|{src['monitor']}|{r.metric}|{r.column or ''}"
-            verdict = breached(rule.condition, r.status, r.value)
-            if verdict is None:
-                continue
-            if verdict:
-                what = f"{r.metric}{f'[{r.column}]' if r.column else ''}"
-                value = "no value" if r.value is None else f"{r.value:.4g}"
-                test = (
-                    f"threshold {r.threshold:.4g}"
-                    if rule.condition == "status == breach" and r.threshold is not None
-                    else rule.condition
-                )
-                summary = f"monitor {src['monitor']}: {what} = {value} ({test})"
-                detail = {
-                    "monitor": src["monitor"],
-                    "metric": r.metric,
-                    "column": r.column,
-                    "value": r.value,
-                    "threshold": r.threshold,
-                    "status": r.status,
-                    "run_id": r.run_id,
-                    "at": r.at,
-                }
-                self._fire(s, rule, key, r.at, now, summary, detail, notices, touched)
-            else:
-                self._clear(s, key, now, notices, touched)
-
-    def _rollout_round(
-        self,
-        s: Session,
-        rule: AlertRuleRow,
-        now: datetime,
-        notices: Notices,
-        touched: set[int],
-    ) -> None:
-        query = (
-            select(EventRow)
-            .where(
-                EventRow.target_kind == "rollout",
-                EventRow.action.in_(("rollout.rolled_back", "rollout.succeeded")),
-                EventRow.id > rule.cursor,
-            )
-            .order_by(EventRow.id)
-        )
-        if rule.source.get("endpoint"):
-            query = query.where(EventRow.target == rule.source["endpoint"])
-        latest = s.scalar(select(func.max(EventRow.id))) or rule.cursor
-        for event in s.scalars(query):
-            key = f"{rule.name}|rollout|{event.target}"
-            if event.action == "rollout.succeeded":
-                self._clear(s, key, now, notices, touched)
-                continue
-            after = event.after or {}
-            summary = f"rollout on endpoint {event.target} rolled back: {after.get('reason', '')}"
-            detail = {"endpoint": event.target, "event": event.id} | {
-                k: after.get(k) for k in ("rollout", "reason", "revision")
-            }
-            self._fire(s, rule, key, event.at, now, summary, detail, notices, touched)
-        rule.cursor = max(rule.cursor, latest)
-
-    def _fire(
-        self,
-        s: Session,
-        rule: AlertRuleRow,
-        key: str,
-        seen: datetime,
-        now: datetime,
-        summary: str,
-        detail: dict[str, Any],
-        notices: Notices,
-        touched: set[int],
-    ) -> None:
-        cooldown = timedelta(seconds=rule.cooldown_s)
-        open_ = s.scalars(
-            select(AlertRow).where(
-                AlertRow.dedup_key == key, AlertRow.state.in_(("firing", "acknowledged"))
-            )
-        ).first()
-        if open_ is not None:
-            open_.count += 1
-            open_.last_seen = max(open_.last_seen, seen)
-            open_.summary, open_.detail = summary, jsonable(detail)
-            if open_.state == "firing" and (
-                open_.notified_at is None or open_.notified_at + cooldown <= now
-            ):
-                open_.notified_at = now
-                notices.append((open_.id, "firing"))
-            touched.add(open_.id)
-            s.flush()
-            return
-        last = s.scalar(select(func.max(AlertRow.notified_at)).where(AlertRow.dedup_key == key))
-        quiet = last is not None and last + cooldown > now
-        row = AlertRow(
-            rule_id=rule.id,
-            dedup_key=key,
-            state="firing",
-            severity=rule.severity,
-            first_seen=seen,
-            last_seen=seen,
-            fired_at=now,
-            notified_at=None if quiet else now,
-            summary=summary,
-            detail=jsonable(detail),
-            count=1,
-        )
-        s.add(row)
-        s.flush()
-        touched.add(row.id)
-        if not quiet:
-            notices.append((row.id, "firing"))
-
-    def _clear(
-        self, s: Session, key: str, now: datetime, notices: Notices, touched: set[int]
-    ) -> None:
-        for row in s.scalars(
-            select(AlertRow).where(
-                AlertRow.dedup_key == key, AlertRow.state.in_(("firing", "acknowledged"))
-            )
-        ):
-            self._resolved(row, AUTO, now)
-            touched.add(row.id)
-            notices.append((row.id, "resolved"))
-        s.flush()
-
-    @staticmethod
-    def _resolved(row: AlertRow, who: str, now: datetime) -> None:
-        row.state, row.resolved_by, row.resolved_at = "resolved", who, now
-
     # -- delivery ------------------------------------------------------------------------
 
-    def _notify(self, notices: Sequence[Notice]) -> None:
+    def _notify(self, notices: Notices) -> None:
         for alert_id, event in notices:
             with self.db.session() as s:
                 row = s.get(AlertRow, alert_id)

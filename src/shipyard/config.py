@@ -120,6 +120,19 @@ class Settings(BaseSettings):
     """How often ``shipyard server`` looks for due monitors (seconds): each monitor whose
     schedule has come round since its last run is run then, its results stored."""
 
+    alert_period_s: float = Field(default=30.0, gt=0, le=3_600)
+    """How often ``shipyard server`` evaluates alert rules (seconds): the monitor results
+    and rollout events stored since the last round open, bump or resolve alerts, and
+    their notifications are sent."""
+
+    alert_attempts: int = Field(default=4, ge=1, le=20)
+    """How many times one alert notification is tried per channel before it is recorded
+    as failed (see ``shipyard alerts show ID``)."""
+
+    alert_backoff_s: float = Field(default=1.0, ge=0, le=600)
+    """The wait after an alert notification's first failed attempt (seconds); it doubles
+    after each further failure."""
+
     request_timeout_ms: float = Field(default=30_000, gt=0)
     """How long one inference request may take before the fallback answers (or 504)."""
 

@@ -17,7 +17,9 @@ The hierarchy::
     │   ├── AliasNotFoundError
     │   ├── EndpointNotFoundError
     │   ├── RolloutNotFoundError
-    │   └── MonitorNotFoundError
+    │   ├── MonitorNotFoundError
+    │   ├── AlertRuleNotFoundError
+    │   └── AlertNotFoundError
     ├── ConflictError                  (409) the change contradicts the current state
     ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
     ├── ModelFailedError               (500) the model raised on valid input, no fallback
@@ -122,6 +124,14 @@ class RolloutNotFoundError(NotFoundError):
 
 class MonitorNotFoundError(NotFoundError):
     """No monitor by that name."""
+
+
+class AlertRuleNotFoundError(NotFoundError):
+    """No alert rule by that name."""
+
+
+class AlertNotFoundError(NotFoundError):
+    """No alert with that id."""
 
 
 class ConflictError(ShipyardError):

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
+from shipyard.alerting import AlertService
 from shipyard.api import router
 from shipyard.api.errors import install_error_handlers
 from shipyard.config import Settings
@@ -89,6 +90,7 @@ def create_server_app(
     data_plane: bool = True,
     rollouts: bool = True,
     monitors: bool = True,
+    alerts: bool = True,
 ) -> FastAPI:
     """The server application for ``settings`` (default: read from ``SHIPYARD_*``).
 
@@ -100,7 +102,8 @@ def create_server_app(
     Its lifespan (model loading, draining) runs inside the control plane's. With
     ``rollouts`` (the default), a rollout controller judges running rollouts every
     ``SHIPYARD_ROLLOUT_PERIOD_S``. With ``monitors`` (the default), due monitors run
-    every ``SHIPYARD_MONITOR_PERIOD_S``.
+    every ``SHIPYARD_MONITOR_PERIOD_S``. With ``alerts`` (the default), alert rules are
+    evaluated every ``SHIPYARD_ALERT_PERIOD_S`` and their notifications sent.
     """
     settings = settings or Settings()
     if data_plane_app is None and data_plane:
@@ -116,6 +119,11 @@ def create_server_app(
     controller = RolloutController(endpoints, settings.predictions) if rollouts else None
     scheduled = (
         MonitorService(registry, settings.predictions, settings.feedback) if monitors else None
+    )
+    alerting = (
+        AlertService(registry, attempts=settings.alert_attempts, backoff_s=settings.alert_backoff_s)
+        if alerts
+        else None
     )
 
     @contextlib.asynccontextmanager
@@ -144,11 +152,20 @@ def create_server_app(
                     daemon=True,
                 )
                 watching.start()
+            alerting_thread = None
+            if alerting is not None:
+                alerting_thread = threading.Thread(
+                    target=alerting.run_forever,
+                    args=(stop, settings.alert_period_s),
+                    name="alerts",
+                    daemon=True,
+                )
+                alerting_thread.start()
             try:
                 yield
             finally:
                 stop.set()
-                for thread in (judging, watching):
+                for thread in (judging, watching, alerting_thread):
                     if thread is not None:
                         await asyncio.to_thread(thread.join, 30)
         registry.db.dispose()

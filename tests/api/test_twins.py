@@ -1,5 +1,6 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback`` and ``monitor`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
+``feedback``, ``monitor`` and ``alerts`` has a REST twin, or a stated reason in
+:data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -65,6 +66,16 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("get", "/api/v1/monitors/{name}/report"),
         ("get", "/api/v1/monitors/{name}/report.html"),
     ],
+    ("alerts", "list"): [("get", "/api/v1/alerts")],
+    ("alerts", "show"): [("get", "/api/v1/alerts/{alert_id}")],
+    ("alerts", "ack"): [("post", "/api/v1/alerts/{alert_id}/ack")],
+    ("alerts", "resolve"): [("post", "/api/v1/alerts/{alert_id}/resolve")],
+    ("alerts", "evaluate"): [("post", "/api/v1/alerts/evaluate")],
+    ("alerts", "rules"): [  # create, list, delete
+        ("post", "/api/v1/alert-rules"),
+        ("get", "/api/v1/alert-rules"),
+        ("delete", "/api/v1/alert-rules/{name}"),
+    ],
 }
 
 #: Commands that are not requests to the control plane, and why.
@@ -73,7 +84,7 @@ NO_TWIN: dict[tuple[str, str], str] = {
     "where no server advances rollouts; there is no single change for a route to make",
 }
 
-GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback", "monitor")
+GROUPS = ("models", "alias", "endpoints", "rollout", "ab", "feedback", "monitor", "alerts")
 
 
 def _commands() -> set[tuple[str, str]]:

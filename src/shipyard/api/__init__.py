@@ -3,7 +3,8 @@
 Each route parses its request, calls one service (:class:`~shipyard.registry.Registry`,
 :class:`~shipyard.endpoints.Endpoints`, :class:`~shipyard.endpoints.RolloutController`,
 :class:`~shipyard.predictions.FeedbackStore`,
-:class:`~shipyard.monitoring.MonitorService`) and shapes the reply; no business logic
+:class:`~shipyard.monitoring.MonitorService`,
+:class:`~shipyard.alerting.AlertService`) and shapes the reply; no business logic
 lives here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
 """
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends
 
 from shipyard.api import (
     ab,
+    alerts,
     endpoints,
     feedback,
     models,
@@ -30,5 +32,6 @@ router.include_router(rollouts.router)
 router.include_router(ab.router)
 router.include_router(feedback.router)
 router.include_router(monitors.router)
+router.include_router(alerts.router)
 
 __all__ = ["router"]

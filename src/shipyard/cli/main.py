@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import pydantic
 import typer
 
-from shipyard.cli import ab, alias, db, endpoints, feedback, models, monitor, rollout
+from shipyard.cli import ab, alerts, alias, db, endpoints, feedback, models, monitor, rollout
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 
@@ -28,6 +28,7 @@ app.add_typer(feedback.app, name="feedback")
 app.add_typer(ab.app, name="ab")
 app.add_typer(rollout.app, name="rollout")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command()

@@ -265,3 +265,86 @@ class MonitorResultRow(Base):
     # ok, breach, no_data or error.
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+#: Alert states that are still open: at most one open alert per de-duplication key.
+OPEN_ALERT = text("state IN ('firing', 'acknowledged')")
+
+
+class AlertRuleRow(Base):
+    """An alert rule: which results or events it watches (``source``), the condition that
+    makes one a breach, how severe that is, how long to keep quiet after notifying
+    (``cooldown_s``) and the channels that carry the notifications."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    # {"kind": "monitor", "monitor": M, "metric": X, "column": C|None} or
+    # {"kind": "rollout", "endpoint": E|None}.
+    source: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # "status == breach" or "value OP NUMBER".
+    condition: Mapped[str] = mapped_column(String(128))
+    # info, warning or critical.
+    severity: Mapped[str] = mapped_column(String(16))
+    cooldown_s: Mapped[float] = mapped_column(Float)
+    channels: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    # The id of the last monitor result (or event) evaluated: the next round reads on.
+    cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertRow(Base):
+    """A rule's breach for one de-duplication key (rule, monitor, metric, column; or rule
+    and endpoint): firing, then acknowledged, then resolved. Repeated breaches bump
+    ``count`` and ``last_seen`` instead of opening another alert."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open",
+            "dedup_key",
+            unique=True,
+            sqlite_where=OPEN_ALERT,
+            postgresql_where=OPEN_ALERT,
+        ),
+        Index("ix_alerts_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(768))
+    # firing, acknowledged or resolved.
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When a firing notification last went out: the cooldown counts from here.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    summary: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class AlertDeliveryRow(Base):
+    """One attempt to send one notification of an alert through one channel."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(128))
+    # firing or resolved.
+    event: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -153,7 +153,7 @@ def test_performance_from_feedback_labels(
     monitors.create("perf", endpoint="calm", checks=["performance"])
     unlabelled = monitors.run("perf", _soon())
     assert [(r.metric, r.status) for r in unlabelled.results] == [("labelled_rows", "no_data")]
-    assert "shipyard feedback add" in unlabelled.results[0].detail["reason"]
+    assert "shipyard feedback load" in unlabelled.results[0].detail["reason"]
 
     truth = ((frame["score"] + frame["age"] / 100) > 0.9).astype(int).to_numpy().copy()
     truth[:20] = 1 - truth[:20]
@@ -217,6 +217,7 @@ def test_an_empty_window_gives_no_data(scene: Scene, monitors: MonitorService) -
     assert {r.check for r in run.results} == {
         "data_drift",
         "prediction_drift",
+        "target_drift",
         "data_quality",
         "performance",
         "operations",
@@ -316,3 +317,23 @@ def test_a_fixed_reference_range(scene: Scene, monitors: MonitorService) -> None
     alike = monitors.run("fixed", second)
     assert (alike.rows, alike.reference["rows"]) == (300, 300)
     assert _one(alike, "drifted_share")[1] == "ok"
+
+
+def test_target_drift_compares_feedback_labels_with_the_training_target(
+    settings: Settings, scene: Scene, monitors: MonitorService
+) -> None:
+    frame = scene.inputs(400, 9)
+    ids = scene.answer("calm", frame)
+    monitors.create("labels", endpoint="calm", checks=["target_drift"])
+    waiting = monitors.run("labels", _soon())
+    assert [(r.metric, r.status) for r in waiting.results] == [("target_drift", "no_data")]
+    assert "shipyard feedback" in waiting.results[0].detail["reason"]
+    store = FeedbackStore(settings.feedback)
+    truth = ((frame["score"] + frame["age"] / 100) > 0.9).astype(int).to_numpy()
+    store.add([{"request_id": i, "label": int(y)} for i, y in zip(ids, truth, strict=True)])
+    same = monitors.run("labels", _soon())
+    assert _one(same, "target_drift", "label")[1] == "ok"
+    store.add([{"request_id": i, "label": 1} for i in ids])  # the newest labels win
+    moved = monitors.run("labels", _soon())
+    value, status = _one(moved, "target_drift", "label")
+    assert status == "breach" and value is not None and value < 0.05  # a p-value here

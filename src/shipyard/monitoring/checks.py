@@ -195,20 +195,59 @@ def prediction_drift(
     reference: pd.Series[Any] | None,
     why_no_reference: str = "the reference has no predictions",
 ) -> list[Measure]:
-    check: Check = "prediction_drift"
+    return _series_drift(
+        monitor,
+        "prediction_drift",
+        "prediction",
+        current,
+        reference,
+        "no predictions in the window",
+        why_no_reference,
+    )
+
+
+def target_drift(
+    monitor: Monitor,
+    current: pd.Series[Any] | None,
+    reference: pd.Series[Any] | None,
+    why_no_reference: str = "the reference has no labels",
+) -> list[Measure]:
+    """Drift of the labels feedback gave the window's rows against the reference's
+    (the training target, or the labels of the reference window)."""
+    return _series_drift(
+        monitor,
+        "target_drift",
+        "label",
+        current,
+        reference,
+        "no feedback labels for the window's rows yet; load them with: shipyard feedback "
+        "load FILE, or POST /v1/endpoints/NAME/feedback",
+        why_no_reference,
+    )
+
+
+def _series_drift(
+    monitor: Monitor,
+    check: Check,
+    column: str,
+    current: pd.Series[Any] | None,
+    reference: pd.Series[Any] | None,
+    why_no_current: str,
+    why_no_reference: str,
+) -> list[Measure]:
     if current is None or current.dropna().empty:
-        return no_data(check, "no predictions in the window", "prediction_drift")
+        return no_data(check, why_no_current, check)
     if reference is None or reference.dropna().empty:
-        return no_data(check, why_no_reference, "prediction_drift")
+        return no_data(check, why_no_reference, check)
     options = dict(monitor.options.get("drift", {}))
     options.pop("tests", None), options.pop("thresholds", None)  # those name input columns
     report = drift_report(
-        pd.DataFrame({"prediction": reference.to_numpy()}),
-        pd.DataFrame({"prediction": current.to_numpy()}),
+        pd.DataFrame({column: reference.dropna().to_numpy()}),
+        pd.DataFrame({column: current.dropna().to_numpy()}),
         workers=1,
         **options,
     )
-    return [_column_drift(check, "prediction_drift", report.columns[0])]
+    return [_column_drift(check, check, report.columns[0])]
 
 
 # -- data quality ------------------------------------------------------------------------
@@ -298,7 +337,7 @@ def performance(
         return no_data(
             check,
             "no feedback labels for the window's predictions yet; send them with: "
-            "shipyard feedback add FILE",
+            "shipyard feedback load FILE",
             "labelled_rows",
         )
     predictions = labelled["prediction"].infer_objects()

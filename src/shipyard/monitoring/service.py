@@ -448,7 +448,21 @@ class MonitorService:
         if check == "data_quality":
             signature = None if version is None else version.signature
             return checks.quality(monitor, current, ref.profile, signature, ref.why)
-        joined = join_feedback(window, read_feedback(self.feedback)) if not window.empty else window
+        labels = read_feedback(self.feedback)
+        joined = join_feedback(window, labels) if not window.empty else window
+        if check == "target_drift":
+            reference = ref.targets
+            if reference is None and ref.frame is not None and not ref.frame.empty:
+                before = join_feedback(ref.frame, labels)
+                reference = before["label"] if "label" in before else None
+            current_labels = joined["label"] if "label" in joined else None
+            why = ref.why
+            if ref.kind == "training" and ref.inputs is not None:
+                why = (
+                    "the version's reference sample has no target; register it with its "
+                    "target (target= or --target-column), or use --reference previous"
+                )
+            return checks.target_drift(monitor, current_labels, reference, why)
         task = classes = None
         if version is not None and version.signature.output is not None:
             output = version.signature.output

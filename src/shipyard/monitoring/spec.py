@@ -24,10 +24,13 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from shipyard.endpoints.plan import format_duration, parse_duration
 from shipyard.errors import InvalidInputError
 
-Check = Literal["data_drift", "prediction_drift", "data_quality", "performance", "operations"]
+Check = Literal[
+    "data_drift", "prediction_drift", "target_drift", "data_quality", "performance", "operations"
+]
 CHECKS: tuple[Check, ...] = (
     "data_drift",
     "prediction_drift",
+    "target_drift",
     "data_quality",
     "performance",
     "operations",

@@ -38,6 +38,10 @@ class Reference:
         self.kind = kind
         self.inputs: pd.DataFrame | None = None
         self.predictions: pd.Series[Any] | None = None
+        self.targets: pd.Series[Any] | None = None
+        """The training target (a training reference's sample)."""
+        self.frame: pd.DataFrame | None = None
+        """The reference window's logged rows (a previous or fixed reference)."""
         self.profile: DatasetProfile | None = None
         self.why = "the reference has no rows"
         self.detail: dict[str, Any] = {"kind": kind}
@@ -126,6 +130,8 @@ class LogWindows:
                 ref.inputs = sample[names]
                 if "__prediction__" in sample:
                     ref.predictions = sample["__prediction__"]
+                if "__target__" in sample:
+                    ref.targets = sample["__target__"]
                 ref.detail["rows"] = len(sample)
             if version.profile is not None:
                 ref.profile = DatasetProfile.model_validate(version.profile)
@@ -141,6 +147,7 @@ class LogWindows:
             ref.why = f"the {spec['kind']} reference window has no predictions"
             return ref, version
         ref.inputs = inputs_of(before)
+        ref.frame = before
         ref.predictions = before["prediction"] if "prediction" in before else None
         if not ref.inputs.empty:
             ref.profile = profile_frame(ref.inputs, created_from=f"{spec['kind']} window")

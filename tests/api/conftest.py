@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import skops.io
 
-from models import logistic
+from models import Doubler, Tripler, logistic
 from serving.conftest import ServerThread
 from shipyard.client import Client
 from shipyard.config import Settings
@@ -62,3 +63,19 @@ def saved_model(tmp_path: Path) -> tuple[Path, Path]:
     data = tmp_path / "train.parquet"
     frame.assign(label=target).to_parquet(data)
     return path, data
+
+
+def register_doubler_and_tripler(server: Server) -> None:
+    """Versions 1 (doubles ``x``) and 2 (triples it) of model ``m``, uploaded as pyfunc
+    directories through the server."""
+    for model in (Doubler, Tripler):
+        directory = Path(server.settings.home).parent / f"saved-{model.__name__}"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "weights.txt").write_text(model.__name__)
+        server.client.register(
+            directory,
+            "m",
+            flavor="pyfunc",
+            python_class=f"models:{model.__name__}",
+            training_data=pd.DataFrame({"x": [1.0, 2.0]}),
+        )

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from api.conftest import Server
-from models import Doubler, Tripler
+from api.conftest import Server, register_doubler_and_tripler
 from shipyard.endpoints import Endpoints, ab_report
 from shipyard.errors import EndpointNotFoundError, InvalidInputError, NotFoundError
 from shipyard.predictions import FeedbackStore, PredictionLogWriter, Route
@@ -29,17 +27,7 @@ def server(control_plane: Server) -> Server:
 def shop(server: Server) -> Iterator[Endpoints]:
     """Endpoint ``shop`` splitting traffic between ``a`` (``models:/m/1``) and ``b``
     (``models:/m/2``); the in-process service on the server's store."""
-    for model in (Doubler, Tripler):
-        directory = Path(server.settings.home).parent / f"saved-{model.__name__}"
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "weights.txt").write_text(model.__name__)
-        server.client.register(
-            directory,
-            "m",
-            flavor="pyfunc",
-            python_class=f"models:{model.__name__}",
-            training_data=pd.DataFrame({"x": [1.0, 2.0]}),
-        )
+    register_doubler_and_tripler(server)
     split = {
         "kind": "split",
         "variants": [

@@ -4,14 +4,11 @@ form, and refused starts that leave the endpoint's current revision as it was.""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
-from api.conftest import Server
-from models import Doubler, Tripler
+from api.conftest import Server, register_doubler_and_tripler
 from shipyard.errors import (
     ConflictError,
     EndpointNotFoundError,
@@ -32,17 +29,7 @@ GUARDS = ["error_rate<0.05", "p99_latency_ms<1000"]
 @pytest.fixture
 def endpoint(server: Server) -> str:
     """Endpoint ``e`` serving ``models:/m/1`` (revision 1); ``models:/m/2`` is ready too."""
-    for model in (Doubler, Tripler):
-        directory = Path(server.settings.home).parent / f"saved-{model.__name__}"
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "weights.txt").write_text(model.__name__)
-        server.client.register(
-            directory,
-            "m",
-            flavor="pyfunc",
-            python_class=f"models:{model.__name__}",
-            training_data=pd.DataFrame({"x": [1.0, 2.0]}),
-        )
+    register_doubler_and_tripler(server)
     single = {"kind": "single", "variants": [{"name": "main", "model": "models:/m/1"}]}
     server.client.create_endpoint("e", single, reason="launch")
     return "e"

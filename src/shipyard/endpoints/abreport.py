@@ -132,7 +132,9 @@ def ab_report(
     settings = endpoints.settings
     logged = read_predictions(settings.predictions, endpoint=name, start=start, end=end)
     if len(logged):
-        logged = join_feedback(logged, read_feedback(settings.feedback))
+        logged = join_feedback(
+            logged, read_feedback(settings.feedback, keys=logged[["request_id", "row"]])
+        )
     return report_from_log(
         logged,
         endpoint=name,

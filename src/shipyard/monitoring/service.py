@@ -448,7 +448,11 @@ class MonitorService:
         if check == "data_quality":
             signature = None if version is None else version.signature
             return checks.quality(monitor, current, ref.profile, signature, ref.why)
-        labels = read_feedback(self.feedback)
+        labelled = [window]
+        if check == "target_drift" and ref.frame is not None and not ref.frame.empty:
+            labelled.append(ref.frame)
+        keys = pd.concat([f[["request_id", "row"]] for f in labelled], ignore_index=True)
+        labels = read_feedback(self.feedback, keys=keys)
         joined = join_feedback(window, labels) if not window.empty else window
         if check == "target_drift":
             reference = ref.targets

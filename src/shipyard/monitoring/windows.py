@@ -54,7 +54,11 @@ class LogWindows:
         self.registry = registry
         self.predictions = Path(predictions)
 
-    def read(self, monitor: Monitor, start: datetime | None, end: datetime) -> pd.DataFrame:
+    def read(
+        self, monitor: Monitor, start: datetime | None, end: datetime, last: int | None = None
+    ) -> pd.DataFrame:
+        """The monitored rows (shadow copies left out) with ``start <= time < end``, or
+        the ``last`` of them before ``end``."""
         by_endpoint = monitor.target_kind == "endpoint"
         frame = read_predictions(
             self.predictions,
@@ -62,12 +66,12 @@ class LogWindows:
             endpoint=monitor.target if by_endpoint else None,
             start=start,
             end=end,
+            last=last,
+            shadows=False,
         )
         if frame.empty or "request_id" not in frame:
             return pd.DataFrame(columns=["request_id", "row", "time", "prediction"])
-        if "shadow" in frame:
-            frame = frame[~frame["shadow"].fillna(False).astype(bool)]
-        return frame.reset_index(drop=True)
+        return frame
 
     def windows(
         self, monitor: Monitor, now: datetime
@@ -77,7 +81,7 @@ class LogWindows:
         previous = monitor.reference["kind"] == "previous"
         if monitor.window["kind"] == "rows":
             n = int(monitor.window["rows"])
-            frame = self.read(monitor, None, now)
+            frame = self.read(monitor, None, now, last=2 * n if previous else n)
             window = frame.tail(n).reset_index(drop=True)
             before = frame.iloc[max(0, len(frame) - 2 * n) : len(frame) - n] if previous else None
             start = None if window.empty else window["time"].iloc[0].floor("us").to_pydatetime()

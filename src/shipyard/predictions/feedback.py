@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,6 +35,8 @@ from pydantic import BaseModel
 
 from shipyard.config import Settings
 from shipyard.errors import InvalidInputError
+from shipyard.predictions import scan
+from shipyard.predictions.log import logged_keys
 
 #: How many example ids a receipt lists per outcome.
 EXAMPLES = 5
@@ -172,10 +175,8 @@ class FeedbackStore:
         duplicate_ids = _examples(kept["request_id"][earlier])
         kept = kept[~earlier].reset_index(drop=True)
 
-        stored_before = self._keys()
-        replaced = _inner(kept, stored_before)
-        logged = None if self.predictions is None else _logged_keys(self.predictions)
-        matched = None if logged is None else _inner(kept, logged)
+        replaced = _inner(kept, read_feedback(self.root, keys=kept))
+        matched = None if self.predictions is None else logged_keys(self.predictions, kept)
         path = self._write(kept, source) if len(kept) else None
         examples = {
             "duplicates": duplicate_ids,
@@ -197,10 +198,6 @@ class FeedbackStore:
             examples=examples,
             path=None if path is None else str(path),
         )
-
-    def _keys(self) -> pd.DataFrame:
-        stored = read_feedback(self.root)
-        return stored[KEY] if len(stored) else pd.DataFrame(columns=KEY)
 
     def _write(self, kept: pd.DataFrame, source: str) -> Path:
         now = datetime.now(UTC)
@@ -235,27 +232,61 @@ def _inner(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.Series:
     return pd.Series(mine.isin(known), index=frame.index)
 
 
-def _logged_keys(predictions: Path) -> pd.DataFrame:
-    """Every request id and row in the prediction log (just those two columns read)."""
-    files = sorted(Path(predictions).glob("model=*/date=*/part-*.parquet"))
-    if not files:
-        return pd.DataFrame(columns=KEY)
-    frames: list[pd.DataFrame] = [pq.read_table(f, columns=KEY).to_pandas() for f in files]
-    return pd.concat(frames, ignore_index=True).drop_duplicates()
-
-
-def read_feedback(root: Path) -> pd.DataFrame:
-    """Every stored label, the latest per request id and row: columns ``request_id``,
-    ``row``, ``label``, ``source``, ``received_at``."""
+def read_feedback(root: Path, keys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Stored labels, the latest per request id and row (of every one, or only of the
+    ``request_id`` and ``row`` pairs in ``keys``): columns ``request_id``, ``row``,
+    ``label``, ``source``, ``received_at``. Read with DuckDB, only the wanted rows."""
+    empty = pd.DataFrame(columns=[*KEY, "label", "source", "received_at"])
     files = sorted(Path(root).glob("date=*/part-*.parquet"))  # names sort oldest first
-    if not files:
-        return pd.DataFrame(columns=[*KEY, "label", "source", "received_at"])
-    # Loads may type their labels differently (text in one, numbers in another): pandas
-    # holds such a mix, Arrow would refuse.
-    frames: list[pd.DataFrame] = [pq.read_table(f).to_pandas() for f in files]
-    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    latest = frame.drop_duplicates(KEY, keep="last")
+    if not files or (keys is not None and not len(keys)):
+        return empty
+    wanted = None
+    sql = "SELECT * FROM log"
+    if keys is not None:
+        wanted = pa.table(
+            {
+                "request_id": pa.array(keys["request_id"].astype(str), type=pa.string()),
+                "row": pa.array(keys["row"].astype("int64"), type=pa.int64()),
+            }
+        )
+        sql += (
+            " WHERE EXISTS (SELECT 1 FROM wanted WHERE wanted.request_id = log.request_id"
+            ' AND wanted."row" = log."row")'
+        )
+    frames: list[pd.DataFrame] = []
+    # Loads may type their labels differently (text in one, numbers in another): a query
+    # per group of alike files keeps each label as it was given.
+    for group, _columns in scan.schema_groups(files):
+        try:
+            table = scan.query(
+                group,
+                sql,
+                tables=None if wanted is None else {"wanted": wanted},
+                filename=True,
+                file_row_number=True,
+            )
+            frames.append(table.to_pandas())
+        except duckdb.Error:  # columns DuckDB cannot unify: file by file
+            frames.append(_read_ordered(group))
+    frame: pd.DataFrame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if not len(frame):
+        return empty
+    frame = frame.sort_values(["filename", "file_row_number"], kind="stable")
+    latest = frame.drop_duplicates(KEY, keep="last").drop(columns=["filename", "file_row_number"])
+    if keys is not None:
+        latest = latest[_inner(latest, keys)]
     return latest.reset_index(drop=True)
+
+
+def _read_ordered(files: list[Path]) -> pd.DataFrame:
+    """The files read one by one with Arrow, each row with its file and position."""
+    frames: list[pd.DataFrame] = []
+    for path in files:
+        frame: pd.DataFrame = pq.read_table(path).to_pandas()
+        frame["filename"] = str(path)
+        frame["file_row_number"] = range(len(frame))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:

@@ -23,10 +23,14 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from shipyard.predictions import scan
+from shipyard.predictions.scan import prune_written_before
 
 
 class Route(NamedTuple):
@@ -330,6 +334,36 @@ def _inputs(inputs: tuple[Any, ...], names: tuple[tuple[str, ...] | None, ...]) 
     )
 
 
+def log_files(
+    root: Path,
+    *,
+    model: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, list[Path]]:
+    """The log's files, by model, that may hold rows with ``start <= time < end``: days
+    outside the range are skipped by their directory, files written before ``start`` by
+    their name (see :func:`~shipyard.predictions.scan.prune_written_before`)."""
+    root = Path(root)
+    first = None if start is None else _day(start.timestamp())
+    last = None if end is None else _day(end.timestamp())
+    found: dict[str, list[Path]] = {}
+    for directory in sorted(root.glob(f"model={model}" if model else "model=*")):
+        days = [
+            d
+            for d in sorted(directory.glob("date=*"))
+            if (first is None or d.name[5:] >= first) and (last is None or d.name[5:] <= last)
+        ]
+        files = [f for d in days for f in sorted(d.glob("part-*.parquet"))]
+        files = prune_written_before(files, start)
+        if files:
+            found[directory.name[len("model=") :]] = files
+    return found
+
+
+_ORDER = ["time", "request_id", "row"]
+
+
 def read_predictions(
     root: Path,
     *,
@@ -337,35 +371,142 @@ def read_predictions(
     endpoint: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    last: int | None = None,
+    shadows: bool = True,
 ) -> pd.DataFrame:
     """Logged predictions (all, of one model, or of the requests that came through one
-    endpoint, shadows' copies included) with ``start <= time < end``, oldest first; the
-    ``inputs`` struct is flattened into ``inputs.<column>`` columns."""
-    root = Path(root)
-    pattern = f"model={model}/date=*/part-*.parquet" if model else "model=*/date=*/part-*.parquet"
-    files = sorted(root.glob(pattern))
-    if start is not None or end is not None:
-        first = _day((start or datetime.min.replace(tzinfo=UTC)).timestamp()) if start else None
-        last = _day(end.timestamp()) if end else None
-        files = [
-            f
-            for f in files
-            if (first is None or f.parent.name[5:] >= first)
-            and (last is None or f.parent.name[5:] <= last)
-        ]
-    if not files:
+    endpoint; shadows' copies too unless ``shadows=False``) with ``start <= time < end``,
+    oldest first; the ``inputs`` struct is flattened into ``inputs.<column>`` columns.
+    ``last``: only the last that many such rows (days are read newest first until there
+    are enough).
+
+    Read with DuckDB, a query per model (models may type their predictions differently:
+    labels against numbers), the filters pushed down to the files."""
+    per_model = log_files(root, model=model, start=start, end=end)
+    frames = []
+    for files in per_model.values():
+        if last is None:
+            frames.append(_read_model(files, endpoint, start, end, None, shadows))
+            continue
+        # Newest day first, until the model alone has ``last`` rows.
+        days: dict[str, list[Path]] = defaultdict(list)
+        for f in files:
+            days[f.parent.name].append(f)
+        found: list[pd.DataFrame] = []
+        count = 0
+        for day in sorted(days, reverse=True):
+            part = _read_model(days[day], endpoint, start, end, last - count, shadows)
+            found.insert(0, part)
+            count += len(part)
+            if count >= last:
+                break
+        frames.append(pd.concat(found, ignore_index=True) if len(found) > 1 else found[0])
+    frames = [f for f in frames if len(f)]
+    if not frames:
         return pd.DataFrame()
-    # Files of different models (or versions) may type their columns differently, e.g. a
-    # label prediction against a numeric one: pandas holds such a mix, Arrow would refuse.
-    frames = [pq.read_table(f).flatten().to_pandas() for f in files]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(frames) > 1:
+        frame = frame.sort_values(_ORDER, kind="stable")
+    if last is not None:
+        frame = frame.tail(last)
+    return frame.reset_index(drop=True)
+
+
+def _read_model(
+    files: list[Path],
+    endpoint: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    last: int | None,
+    shadows: bool,
+) -> pd.DataFrame:
+    """One model's rows of ``files`` (see :func:`read_predictions`), oldest first: a
+    query per group of files whose columns are typed alike."""
+    frames = []
+    for group, columns in scan.schema_groups(files, loose=["inputs"]):
+        frame = _read_group(group, set(columns), endpoint, start, end, last, shadows)
+        if len(frame):
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame()
+    if len(frames) == 1:
+        return frames[0]
+    frame = pd.concat(frames, ignore_index=True).sort_values(_ORDER, kind="stable")
+    return (frame if last is None else frame.tail(last)).reset_index(drop=True)
+
+
+def _read_group(
+    files: list[Path],
+    names: set[str],
+    endpoint: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    last: int | None,
+    shadows: bool,
+) -> pd.DataFrame:
+    if endpoint is not None and "endpoint" not in names:
+        return pd.DataFrame()
+    where: list[str] = []
+    params: list[Any] = []
+    if not shadows and "shadow" in names:
+        where.append('NOT coalesce("shadow", false)')
+    filters = (('"endpoint" = ?', endpoint), ('"time" >= ?', start), ('"time" < ?', end))
+    for clause, value in filters:
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    condition = f"WHERE {' AND '.join(where)}" if where else ""
+    try:
+        if last is None:
+            sql = f'SELECT * FROM log {condition} ORDER BY "time", request_id, "row"'
+        else:
+            sql = (
+                f"SELECT * FROM (SELECT * FROM log {condition} "
+                f'ORDER BY "time" DESC, request_id DESC, "row" DESC LIMIT {int(last)}) '
+                'ORDER BY "time", request_id, "row"'
+            )
+        return scan.to_frame(scan.query(files, sql, params))
+    except duckdb.Error:
+        frame = scan.read_each(files)  # inputs DuckDB cannot unify: filtered in pandas
     if endpoint is not None:
-        if "endpoint" not in frame:
-            return pd.DataFrame()
         frame = frame[frame["endpoint"] == endpoint]
     if start is not None:
         frame = frame[frame["time"] >= pd.Timestamp(start)]
     if end is not None:
         frame = frame[frame["time"] < pd.Timestamp(end)]
-    ordered: pd.DataFrame = frame.sort_values(["time", "request_id", "row"], kind="stable")
-    return ordered.reset_index(drop=True)
+    if not shadows and "shadow" in frame:
+        frame = frame[~frame["shadow"].fillna(False).astype(bool)]
+    frame = frame.sort_values(_ORDER, kind="stable")
+    return (frame if last is None else frame.tail(last)).reset_index(drop=True)
+
+
+def logged_keys(root: Path, keys: pd.DataFrame) -> pd.Series:
+    """Which rows of ``keys`` (``request_id`` and ``row`` columns) the log holds: a
+    boolean Series on ``keys``' index. Only those two columns are read."""
+    if not len(keys):
+        return pd.Series(False, index=keys.index)
+    wanted = pa.table(
+        {
+            "request_id": pa.array(keys["request_id"].astype(str), type=pa.string()),
+            "row": pa.array(keys["row"].astype("int64"), type=pa.int64()),
+            "position": pa.array(range(len(keys)), type=pa.int64()),
+        }
+    )
+    files = [f for group in log_files(root).values() for f in group]
+    if not files:
+        return pd.Series(False, index=keys.index)
+    sql = (
+        "SELECT position FROM wanted WHERE EXISTS (SELECT 1 FROM log "
+        'WHERE log.request_id = wanted.request_id AND log."row" = wanted."row")'
+    )
+    try:
+        found = scan.query(files, sql, tables={"wanted": wanted}).column("position")
+        hits = found.to_numpy()
+    except duckdb.Error:
+        logged = scan.read_each(files, columns=["request_id", "row"])
+        known = pd.MultiIndex.from_frame(logged.astype({"request_id": str, "row": "int64"}))
+        mine = pd.MultiIndex.from_arrays([wanted["request_id"], wanted["row"]])
+        hits = np.flatnonzero(mine.isin(known))
+    mask = np.zeros(len(keys), dtype=bool)
+    mask[hits] = True
+    return pd.Series(mask, index=keys.index)

@@ -44,11 +44,13 @@ class MonitorOperations(abc.ABC):
         every: str | float = "15m",
         thresholds: Mapping[str, float] | None = None,
         drift: Mapping[str, Any] | None = None,
+        performance: Mapping[str, Any] | None = None,
         enabled: bool = True,
     ) -> Monitor:
         """A new monitor of ``endpoint`` or ``model`` (``shipyard monitor create``):
         ``window`` as ``"1h"`` or seconds, or ``rows``; ``reference`` ``"training"``,
-        ``"previous"`` or ``"START..END"``; ``thresholds`` by key."""
+        ``"previous"`` or ``"START..END"``; ``thresholds`` by key; ``performance``:
+        ``{"segment_by": COLUMN, "bins": ...}``."""
         body = {
             "name": name,
             "endpoint": endpoint,
@@ -60,6 +62,7 @@ class MonitorOperations(abc.ABC):
             "every": every,
             "thresholds": dict(thresholds or {}),
             "drift": None if drift is None else dict(drift),
+            "performance": None if performance is None else dict(performance),
             "enabled": enabled,
         }
         return Monitor.model_validate(self._request("POST", "/monitors", json=body).json())
@@ -84,11 +87,12 @@ class MonitorOperations(abc.ABC):
         every: str | float | None = None,
         thresholds: Mapping[str, float | None] | None = None,
         drift: Mapping[str, Any] | None = None,
+        performance: Mapping[str, Any] | None = None,
         enabled: bool | None = None,
     ) -> Monitor:
-        """Change what is given (``shipyard monitor update``); ``thresholds`` and
-        ``drift`` are merged into the monitor's (a threshold set to ``None`` returns to
-        its default)."""
+        """Change what is given (``shipyard monitor update``); ``thresholds``, ``drift``
+        and ``performance`` are merged into the monitor's (a key set to ``None`` returns
+        to its default)."""
         body: dict[str, Any] = {
             "checks": None if checks is None else list(checks),
             "window": window,
@@ -99,6 +103,7 @@ class MonitorOperations(abc.ABC):
             "every": every,
             "thresholds": None if thresholds is None else dict(thresholds),
             "drift": None if drift is None else dict(drift),
+            "performance": None if performance is None else dict(performance),
             "enabled": enabled,
         }
         sent = {k: v for k, v in body.items() if v is not None}

@@ -83,6 +83,29 @@ def test_monitor_from_the_command_line(run, scene: Scene) -> None:  # type: igno
         3600.0,
         False,
     )
+    options = json.loads(
+        run(
+            "monitor",
+            "update",
+            "drift",
+            "--drift-mode",
+            "calibrated",
+            "--threshold",
+            "error_rate=default",
+            "--segment-by",
+            "age",
+            "--segment-bins",
+            "18,65,90",
+            "--json",
+        ).out
+    )["options"]
+    assert options == {
+        "thresholds": {},
+        "drift": {"mode": "calibrated"},
+        "performance": {"segment_by": "age", "bins": [18.0, 65.0, 90.0]},
+    }
+    bad = run("monitor", "update", "drift", "--drift-mode", "strict")
+    assert bad.code == 1 and "mode must be 'fixed' or 'calibrated'" in bad.err
     gone = run("monitor", "delete", "drift")
     assert gone.code == 0 and "deleted monitor drift" in gone.out
     assert "no monitors yet" in run("monitor", "list").out
@@ -109,3 +132,7 @@ def test_monitor_errors_say_what_to_do(run, scene: Scene) -> None:  # type: igno
     assert (
         "no results yet; run it with: shipyard monitor run m" in run("monitor", "results", "m").out
     )
+    ran = run("monitor", "run", "m")
+    assert "why" in ran.out and "no feedback labels" in ran.out  # no_data says why
+    other = run("monitor", "results", "m", "--metric", "nosuch")
+    assert "no results of m match; see its metrics with: shipyard monitor results m" in other.out

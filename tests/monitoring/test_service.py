@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from models import classification_data
 from monitored import Scene
@@ -164,11 +172,71 @@ def test_performance_from_feedback_labels(
     run = monitors.run("perf", _soon())
     predicted = scene.model.predict(frame)[:150]
     assert _one(run, "labelled_rows") == (150.0, "ok")
-    assert _one(run, "accuracy")[0] == pytest.approx(accuracy_score(truth[:150], predicted))
-    assert {r.metric for r in run.results} == {"labelled_rows", "accuracy", "f1", "f1_macro"}
+    probabilities = scene.model.predict_proba(frame)[:150, 1]
+    y = truth[:150]
+    expected = {
+        "accuracy": accuracy_score(y, predicted),
+        "precision": precision_score(y, predicted),
+        "recall": recall_score(y, predicted),
+        "f1": f1_score(y, predicted),
+        "precision_macro": precision_score(y, predicted, average="macro"),
+        "recall_macro": recall_score(y, predicted, average="macro"),
+        "f1_macro": f1_score(y, predicted, average="macro"),
+        "roc_auc": roc_auc_score(y, probabilities),
+        "log_loss": log_loss(y, scene.model.predict_proba(frame)[:150]),
+    }
+    overall = {r.metric: r.value for r in run.results if r.column is None}
+    assert set(overall) == {"labelled_rows", *expected}
+    for metric, value in expected.items():
+        assert overall[metric] == pytest.approx(value, abs=1e-9), metric
+    matrix = _detail(run, "accuracy")["confusion_matrix"]
+    assert matrix == {"labels": [0, 1], "counts": confusion_matrix(y, predicted).tolist()}
 
-    monitors.update("perf", thresholds={"accuracy": 0.99})
-    assert _one(monitors.run("perf", _soon()), "accuracy")[1] == "breach"
+    monitors.update("perf", thresholds={"accuracy": 0.99, "roc_auc": 0.999})
+    breached = monitors.run("perf", _soon())
+    assert _one(breached, "accuracy")[1] == "breach" and _one(breached, "roc_auc")[1] == "breach"
+
+
+def _detail(run: MonitorRun, metric: str, column: str | None = None) -> dict[str, object]:
+    return next(r.detail for r in run.results if r.metric == metric and r.column == column)
+
+
+def test_performance_per_segment_and_labels_of_another_type(
+    settings: Settings, scene: Scene, monitors: MonitorService
+) -> None:
+    frame = scene.inputs(300, 9)
+    ids = scene.answer("calm", frame)
+    truth = ((frame["score"] + frame["age"] / 100) > 0.9).astype(int).to_numpy().copy()
+    truth[::7] = 1 - truth[::7]
+    store = FeedbackStore(settings.feedback, predictions=settings.predictions)
+    labels: list[object] = [int(t) for t in truth]
+    labels[:4] = ["yes", "no", "yes", "maybe"]  # another type: left out, counted, said
+    store.add([{"request_id": i, "label": v} for i, v in zip(ids, labels, strict=True)])
+    monitors.create(
+        "segments",
+        endpoint="calm",
+        checks=["performance"],
+        performance={"segment_by": "age", "bins": [18, 40, 65, 90]},
+    )
+    run = monitors.run("segments", _soon())
+    count = _detail(run, "labelled_rows")
+    assert _one(run, "labelled_rows") == (296.0, "ok")
+    assert count["unusable_labels"] == 4 and "'maybe'" in count["examples"]  # type: ignore[operator]
+    assert "shipyard feedback load" in str(count["reason"])
+    predicted = scene.model.predict(frame)
+    age = frame["age"].to_numpy()
+    for low, high, name in ((18, 40, "[18, 40)"), (40, 65, "[40, 65)"), (65, 90, "[65, 90]")):
+        rows = np.arange(len(frame)) >= 4
+        rows &= (age >= low) & ((age < high) if high < 90 else (age <= high))
+        value, _ = _one(run, "f1", f"age={name}")
+        assert value == pytest.approx(f1_score(truth[rows], predicted[rows]), abs=1e-9)
+        assert _detail(run, "f1", f"age={name}")["rows"] == int(rows.sum())
+
+    with pytest.raises(InvalidInputError, match="bins"):
+        monitors.update("segments", performance={"bins": [3, 1]})
+    monitors.update("segments", performance={"segment_by": "nope", "bins": None})
+    missing = monitors.run("segments", _soon())
+    assert "'nope' is not among" in str(_detail(missing, "segments")["reason"])
 
 
 def test_results_are_a_time_series(
@@ -295,6 +363,19 @@ def test_a_failing_check_is_stored_as_an_error_and_the_others_run(
         monitors.update("broken", thresholds={"drift_share": 2})
     with pytest.raises(InvalidInputError, match="drift options: unknown key"):
         monitors.update("broken", drift={"speed": 1})
+    for drift, says in (
+        ({"mode": "strict"}, "mode must be 'fixed' or 'calibrated'"),
+        ({"alpha": "x"}, "alpha must be a number"),
+        ({"thresholds": {"age": "high"}}, "thresholds: 'age' must be a number"),
+        ({"tests": {"age": "nope"}}, "unknown drift test 'nope'"),
+        ({"permutations": -3}, "permutations must be at least 1"),
+    ):
+        with pytest.raises(InvalidInputError, match=says):
+            monitors.create("bad", endpoint="calm", drift=drift)
+        with pytest.raises(InvalidInputError, match=says):
+            monitors.update("broken", drift=drift)
+    assert "bad" not in [m.name for m in monitors.list()]
+    assert monitors.update("broken", drift={"tests": None}).options["drift"] == {}
 
 
 def test_a_fixed_reference_range(scene: Scene, monitors: MonitorService) -> None:

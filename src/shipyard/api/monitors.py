@@ -58,6 +58,7 @@ def create_monitor(body: MonitorCreate, monitors: MonitorsDep, actor: ActorDep) 
         every=body.every,
         thresholds=body.thresholds,
         drift=body.drift,
+        performance=body.performance,
         enabled=body.enabled,
         actor=actor,
     )
@@ -92,8 +93,8 @@ def get_monitor(name: Name, monitors: MonitorsDep) -> MonitorShown:
 def update_monitor(
     name: Name, body: MonitorChange, monitors: MonitorsDep, actor: ActorDep
 ) -> Monitor:
-    """Change the fields given; ``thresholds`` and ``drift`` are merged into the
-    monitor's own (a threshold set to ``null`` returns to its default)."""
+    """Change the fields given; ``thresholds``, ``drift`` and ``performance`` are merged
+    into the monitor's own (a key set to ``null`` returns to its default)."""
     no_nul(body, "the request body")
     return monitors.update(
         name,
@@ -104,6 +105,7 @@ def update_monitor(
         every=body.every,
         thresholds=body.thresholds,
         drift=body.drift,
+        performance=body.performance,
         enabled=body.enabled,
         actor=actor,
     )

@@ -182,8 +182,8 @@ class MonitorCreate(BaseModel):
     checks: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None = (
         None
     )
-    """Checks to run (default all): data_drift, prediction_drift, data_quality,
-    performance, operations."""
+    """Checks to run (default all): data_drift, prediction_drift, target_drift,
+    data_quality, performance, operations."""
     window: Duration | None = None
     """The window: the last ``30m``, ``1h``, ``24h``… or seconds (default ``1h``)."""
     rows: int | None = None
@@ -197,6 +197,9 @@ class MonitorCreate(BaseModel):
     """Threshold by key, e.g. ``{"error_rate": 0.01}``."""
     drift: Options | None = None
     """Options of the drift tests, e.g. ``{"mode": "calibrated"}``."""
+    performance: Options | None = None
+    """Performance per segment too: ``{"segment_by": "region"}`` or, binned,
+    ``{"segment_by": "age", "bins": [0, 18, 65, 120]}`` (or a number of quantile bins)."""
     enabled: bool = True
     """``false`` creates it without scheduling it."""
 
@@ -218,6 +221,8 @@ class MonitorChange(BaseModel):
     thresholds: Options | None = None
     """Merged into the monitor's; a key set to ``null`` returns to its default."""
     drift: Options | None = None
+    performance: Options | None = None
+    """Merged into the monitor's: ``segment_by`` and ``bins`` (``null`` removes one)."""
     enabled: bool | None = None
     """Schedule it (``true``) or stop (``false``)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -34,18 +35,39 @@ def service() -> Service:
     return Service(current, current.settings.predictions, current.settings.feedback)
 
 
-def _thresholds(pairs: list[str] | None) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _thresholds(pairs: list[str] | None) -> dict[str, float | None]:
+    """``KEY=NUMBER`` pairs; ``KEY=default`` (``None``) returns a threshold to its default."""
+    out: dict[str, float | None] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
+        if sep and value.strip().lower() == "default":
+            out[key.strip()] = None
+            continue
         try:
             out[key.strip()] = float(value)
         except ValueError:
             sep = ""
         if not sep:
             raise InvalidInputError(
-                f"--threshold {pair!r} is not KEY=NUMBER, e.g. --threshold error_rate=0.01"
+                f"--threshold {pair!r} is not KEY=NUMBER (or KEY=default), e.g. "
+                "--threshold error_rate=0.01"
             )
+    return out
+
+
+def _segments(column: str | None, bins: str | None) -> dict[str, Any] | None:
+    """``--segment-by`` and ``--segment-bins`` as performance options."""
+    if column is None and bins is None:
+        return None
+    out: dict[str, Any] = {"segment_by": column}
+    if bins is not None:
+        try:
+            numbers = [float(b) for b in bins.split(",") if b.strip()]
+        except ValueError:
+            raise InvalidInputError(
+                f"--segment-bins {bins!r} is not a count (4) or comma-separated edges (0,18,65,120)"
+            ) from None
+        out["bins"] = int(numbers[0]) if "," not in bins and numbers else numbers
     return out
 
 
@@ -83,10 +105,14 @@ def _table(title: str, results: list[MonitorResult], *, at: bool = False) -> Tab
         table.add_column("at")
     for name in ("check", "metric", "column", "value", "threshold", "status"):
         table.add_column(name, justify="right" if name in ("value", "threshold") else "left")
+    why = any(r.status in ("no_data", "error") for r in results)
+    if why:
+        table.add_column("why", overflow="fold")
     for r in results:
         cells = [r.check, r.metric, r.column or "", _number(r.value), _number(r.threshold)]
         status = r.status if r.status != "breach" else "[bold red]breach[/]"
-        table.add_row(*([when(r.at)] if at else []), *cells, status)
+        reason = [str(r.detail.get("reason") or r.detail.get("error") or "")] if why else []
+        table.add_row(*([when(r.at)] if at else []), *cells, status, *reason)
     return table
 
 
@@ -124,6 +150,15 @@ def create(
     drift_mode: str = typer.Option(
         None, "--drift-mode", help="fixed (default) or calibrated drift thresholds."
     ),
+    segment_by: str = typer.Option(
+        None, "--segment-by", help="Performance per value of this input column too."
+    ),
+    segment_bins: str = typer.Option(
+        None,
+        "--segment-bins",
+        help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges "
+        "(0,18,65,120).",
+    ),
     disabled: bool = typer.Option(False, "--disabled", help="Create it without scheduling it."),
     as_json: bool = _JSON,
 ) -> None:
@@ -139,6 +174,7 @@ def create(
         every=every,
         thresholds=_thresholds(threshold),
         drift={"mode": drift_mode} if drift_mode else None,
+        performance=_segments(segment_by, segment_bins),
         enabled=not disabled,
     )
     if as_json:
@@ -187,7 +223,21 @@ def update(
     rows: int = typer.Option(None, "--rows", help="A window of the last N rows."),
     reference: str = typer.Option(None, "--reference", help="training, previous or START..END."),
     every: str = typer.Option(None, "--every", help="How often the server runs it."),
-    threshold: list[str] = typer.Option(None, "--threshold", help="KEY=NUMBER, repeatable."),
+    threshold: list[str] = typer.Option(
+        None, "--threshold", help="KEY=NUMBER, or KEY=default to return to the default; repeatable."
+    ),
+    drift_mode: str = typer.Option(
+        None, "--drift-mode", help="fixed or calibrated drift thresholds."
+    ),
+    segment_by: str = typer.Option(
+        None, "--segment-by", help="Performance per value of this input column too."
+    ),
+    segment_bins: str = typer.Option(
+        None,
+        "--segment-bins",
+        help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges "
+        "(0,18,65,120).",
+    ),
     enable: bool = typer.Option(None, "--enable/--disable", help="Schedule it, or stop."),
     as_json: bool = _JSON,
 ) -> None:
@@ -200,6 +250,8 @@ def update(
         reference=reference,
         every=every,
         thresholds=_thresholds(threshold) if threshold else None,
+        drift={"mode": drift_mode} if drift_mode else None,
+        performance=_segments(segment_by, segment_bins),
         enabled=enable,
     )
     if as_json:
@@ -239,7 +291,12 @@ def results(
         print_json([r.to_dict() for r in found])
         return
     if not found:
-        console.print(f"no results yet; run it with: shipyard monitor run {name}")
+        if metric is not None or since is not None:
+            console.print(
+                f"no results of {name} match; see its metrics with: shipyard monitor results {name}"
+            )
+        else:
+            console.print(f"no results yet; run it with: shipyard monitor run {name}")
         return
     console.print(_table(f"{name}: {len(found)} results", found, at=True))
 

@@ -12,9 +12,15 @@ with their thresholds and statuses (no I/O here).
   ``missing_rate_increase``), ``violation_rate``, ``out_of_range_rate`` and
   ``unseen_rate`` (shares of the window's rows; counts in ``detail``), and
   ``missing_columns``, by :func:`~shipyard.stats.quality.data_quality`.
-- ``performance``: ``labelled_rows`` and, for classifiers, ``accuracy``, ``f1`` (binary)
-  and ``f1_macro``; for regressors ``mae``, ``rmse`` and ``r2``, by
-  :mod:`shipyard.stats.performance`, on the window's rows that have a feedback label.
+- ``performance``: ``labelled_rows`` (with the count of labels left out for not being of
+  the predictions' type or among the model's classes) and, for classifiers, ``accuracy``
+  (its confusion matrix in ``detail``), ``precision``, ``recall``, ``f1`` (binary),
+  ``precision_macro``, ``recall_macro``, ``f1_macro``, and with logged probabilities
+  ``roc_auc`` (binary) or ``roc_auc_ovr_macro`` and ``log_loss``; for regressors ``mae``,
+  ``rmse``, ``mape`` and ``r2``; by :mod:`shipyard.stats.performance`, on the window's
+  rows that have a feedback label. With ``segment_by`` (an input column; numeric ones
+  binned by ``bins``: a count of quantile bins or a list of edges) every metric again per
+  segment, as column ``COLUMN=SEGMENT``.
 
 A check with nothing to measure (an empty window or reference, no labels) returns
 ``no_data`` results saying why; it never raises for that.
@@ -23,7 +29,6 @@ A check with nothing to measure (an empty window or reference, no labels) return
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -308,24 +313,58 @@ def quality(
 
 # -- performance -------------------------------------------------------------------------
 
-_CLASSIFICATION = ("accuracy", "f1", "f1_macro")
-_REGRESSION = ("mae", "rmse", "r2")
+_CLASSIFICATION = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "roc_auc_ovr_macro",
+    "log_loss",
+)
+_REGRESSION = ("mae", "rmse", "mape", "r2")
+#: Reasons a metric does not apply to the model at all (not to this window): not stored.
+_NOT_APPLICABLE = ("no probabilities given", "labels: see", "give positive", "1-D probabilities")
 
 
-def _like(labels: pd.Series[Any], predictions: pd.Series[Any]) -> pd.Series[Any]:
-    """Labels in the predictions' type when they convert (feedback often arrives as text)."""
+def _like(
+    labels: pd.Series[Any], predictions: pd.Series[Any], classes: list[Any] | None
+) -> tuple[pd.Series[Any], pd.Series[Any]]:
+    """Labels in the predictions' type (feedback often arrives as text), and which of them
+    are usable: of that type and, when the model's classes are known, one of them."""
+    usable = pd.Series(True, index=labels.index)
     if pd.api.types.is_numeric_dtype(predictions) and not pd.api.types.is_numeric_dtype(labels):
         converted = pd.to_numeric(labels, errors="coerce")
-        if converted.notna().all():
-            return converted.astype(predictions.dtype)
-    return labels
+        usable = converted.notna()
+        labels = converted
+        if pd.api.types.is_integer_dtype(predictions) and (labels[usable] % 1 == 0).all():
+            labels = labels.where(usable, 0).astype(predictions.dtype)
+    elif not pd.api.types.is_numeric_dtype(predictions):
+        if pd.api.types.is_numeric_dtype(labels) or labels.map(type).nunique() > 1:
+            labels = labels.map(lambda v: v if isinstance(v, str) else str(_whole(v)))
+    if classes is not None:
+        usable &= labels.isin(classes)
+    return labels, usable
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def performance(
-    monitor: Monitor, window: pd.DataFrame, task: str | None, classes: list[Any] | None
+    monitor: Monitor,
+    window: pd.DataFrame,
+    task: str | None,
+    classes: list[Any] | None,
 ) -> list[Measure]:
     """``window``: the log rows with a ``label`` column (null where no feedback came);
-    ``task``: ``classification`` or ``regression`` (``None``: from the predictions)."""
+    ``task``: ``classification`` or ``regression`` (``None``: from the predictions);
+    ``classes``: the model's class labels, in the order of its probabilities. Per segment
+    too when the monitor's ``performance`` options name ``segment_by`` (an input column)
+    and optionally ``bins``."""
     check: Check = "performance"
     if window.empty:
         return no_data(check, "no predictions in the window", "labelled_rows")
@@ -341,28 +380,99 @@ def performance(
             "labelled_rows",
         )
     predictions = labelled["prediction"].infer_objects()
-    labels = _like(labelled["label"].infer_objects(), predictions)
     if task is None:
         floating = pd.api.types.is_float_dtype(predictions)
         task = "regression" if floating and (predictions % 1 != 0).any() else "classification"
-    count = Measure(check, "labelled_rows", None, float(len(labelled)), None, "ok", {})
+    labels, usable = _like(
+        labelled["label"].infer_objects(), predictions, classes if task != "regression" else None
+    )
+    detail: dict[str, Any] = {"task": task}
+    if not usable.all():
+        odd = labelled["label"][~usable]
+        detail["unusable_labels"] = int((~usable).sum())
+        detail["examples"] = sorted({repr(v) for v in odd})[:5]
+        expected = (
+            f"one of {classes}"
+            if classes is not None and task != "regression"
+            else ("a number" if pd.api.types.is_numeric_dtype(predictions) else "a label")
+        )
+        detail["reason"] = (
+            f"{detail['unusable_labels']} label(s) are not {expected} (e.g. "
+            f"{', '.join(detail['examples'])}); they are left out. Load corrected labels with "
+            "shipyard feedback load FILE (a later label replaces an earlier one)"
+        )
+    usable_rows = usable.to_numpy()
+    labels, predictions = labels[usable], predictions[usable]
+    kept = labelled[usable_rows]
+    count_status: Status = "ok" if len(kept) else "no_data"
+    out = [Measure(check, "labelled_rows", None, float(len(kept)), None, count_status, detail)]
+    if kept.empty:
+        return out
+    options = dict(monitor.options.get("performance", {}))
+    segment_by = options.get("segment_by")
+    segments = None
+    if segment_by is not None:
+        name = f"inputs.{segment_by}"
+        if name not in kept:
+            out += no_data(
+                check,
+                f"segment column {segment_by!r} is not among the window's inputs; choose "
+                "one of the model's input columns",
+                "segments",
+            )
+            segment_by = None
+        else:
+            segments = kept[name]
+    bins = options.get("bins") if segments is not None else None
     if task == "regression":
-        report = regression_performance(labels, predictions)
+        report = regression_performance(
+            labels, predictions, segments=segments, bins=bins, segment_by=segment_by
+        )
         keys: tuple[str, ...] = _REGRESSION
     else:
-        seen = set(labels.unique()) | set(predictions.unique())
-        order = classes if classes is not None and seen <= set(classes) else None
-        report = classification_performance(labels, predictions, classes=order)
+        probabilities = _probabilities(kept, classes)
+        order = classes if classes is not None else None
+        report = classification_performance(
+            labels,
+            predictions,
+            probabilities=probabilities,
+            classes=order if probabilities is not None or order is not None else None,
+            segments=segments,
+            bins=bins,
+            segment_by=segment_by,
+        )
         keys = _CLASSIFICATION
-    metrics: Mapping[str, float | None] = report.overall.metrics
-    out = [count]
-    for key in keys:
-        value = _number(metrics.get(key))
-        reason = report.overall.undefined.get(key)
-        if value is None and reason and "label" in reason and key == "f1":
-            continue  # more than two labels: f1_macro says it
-        detail = {"task": task, "rows": report.overall.rows}
-        if reason:
-            detail["reason"] = reason
-        out.append(_measure(monitor, check, key, value, detail=detail))
+    parts = [(None, report.overall)] + [(s.segment, s) for s in report.segments]
+    for segment, part in parts:
+        column = None if segment is None else f"{segment_by}={segment}"
+        for key in keys:
+            reason = part.undefined.get(key)
+            if reason and any(r in reason for r in _NOT_APPLICABLE):
+                continue
+            extra: dict[str, Any] = {"task": task, "rows": part.rows}
+            if reason:
+                extra["reason"] = reason
+            if key == "accuracy" and part.confusion_matrix is not None:
+                extra["confusion_matrix"] = part.confusion_matrix.model_dump(mode="json")
+            if segment is not None:
+                extra["segment"] = {"column": segment_by, "value": segment}
+            value = _number(part.metrics.get(key))
+            out.append(_measure(monitor, check, key, value, column=column, detail=extra))
     return out
+
+
+def _probabilities(window: pd.DataFrame, classes: list[Any] | None) -> Any:
+    """The rows' class probabilities as a matrix in ``classes`` order, when every row has
+    one per class; else ``None`` (the probability metrics are then left out)."""
+    if classes is None or "probabilities" not in window:
+        return None
+    values = window["probabilities"]
+    if values.isna().any():
+        return None
+    try:
+        matrix = np.vstack([np.asarray(v, dtype=np.float64) for v in values])
+    except (TypeError, ValueError):
+        return None
+    if matrix.ndim != 2 or matrix.shape[1] != len(classes):
+        return None
+    return matrix

@@ -36,6 +36,7 @@ from shipyard.monitoring.spec import (
     MonitorRun,
     parse_checks,
     parse_drift_options,
+    parse_performance_options,
     parse_reference,
     parse_seconds,
     parse_thresholds,
@@ -127,13 +128,14 @@ class MonitorService:
         every: str | float = "15m",
         thresholds: Mapping[str, Any] | None = None,
         drift: Mapping[str, Any] | None = None,
+        performance: Mapping[str, Any] | None = None,
         enabled: bool = True,
         actor: str | None = None,
     ) -> Monitor:
         """A new monitor of ``endpoint`` or ``model`` (see :mod:`shipyard.monitoring.spec`
         for windows and references, :mod:`shipyard.monitoring.checks` for checks and
         threshold keys; ``drift``: options of the drift tests, e.g. ``{"mode":
-        "calibrated"}``)."""
+        "calibrated"}``; ``performance``: ``{"segment_by": COLUMN, "bins": 4}``)."""
         _name(name)
         values: dict[str, Any] = {
             "checks": parse_checks(checks),
@@ -143,6 +145,7 @@ class MonitorService:
             "options": {
                 "thresholds": parse_thresholds(thresholds),
                 "drift": parse_drift_options(drift),
+                "performance": parse_performance_options(performance),
             },
             "enabled": bool(enabled),
         }
@@ -201,11 +204,12 @@ class MonitorService:
         every: str | float | None = None,
         thresholds: Mapping[str, Any] | None = None,
         drift: Mapping[str, Any] | None = None,
+        performance: Mapping[str, Any] | None = None,
         enabled: bool | None = None,
         actor: str | None = None,
     ) -> Monitor:
-        """Change what is given; ``thresholds`` and ``drift`` are merged into the
-        monitor's (a threshold set to ``None`` returns to its default)."""
+        """Change what is given; ``thresholds``, ``drift`` and ``performance`` are merged
+        into the monitor's (a key set to ``None`` returns to its default)."""
         changes: dict[str, Any] = {}
         if checks is not None:
             changes["checks"] = parse_checks(checks)
@@ -220,15 +224,16 @@ class MonitorService:
         who = self._actor(actor)
         with self.db.session(write=True) as s:
             row = self._row(s, name, lock=True)
-            if thresholds is not None or drift is not None:
-                merged = dict(row.options.get("thresholds", {}))
-                merged.update(thresholds or {})
-                kept = {k: v for k, v in merged.items() if v is not None}
+            if thresholds is not None or drift is not None or performance is not None:
+
+                def merged(key: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+                    both = dict(row.options.get(key, {})) | dict(given or {})
+                    return {k: v for k, v in both.items() if v is not None}
+
                 changes["options"] = {
-                    "thresholds": parse_thresholds(kept),
-                    "drift": parse_drift_options(
-                        dict(row.options.get("drift", {})) | dict(drift or {})
-                    ),
+                    "thresholds": parse_thresholds(merged("thresholds", thresholds)),
+                    "drift": parse_drift_options(merged("drift", drift)),
+                    "performance": parse_performance_options(merged("performance", performance)),
                 }
             before = {key: getattr(row, key) for key in changes}
             for key, value in changes.items():

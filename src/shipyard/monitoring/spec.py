@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from shipyard.endpoints.plan import format_duration, parse_duration
 from shipyard.errors import InvalidInputError
+from shipyard.stats.drift import check_options
 
 Check = Literal[
     "data_drift", "prediction_drift", "target_drift", "data_quality", "performance", "operations"
@@ -48,11 +49,19 @@ THRESHOLDS: dict[str, tuple[float | None, Literal["max", "min"]]] = {
     "out_of_range_rate": (0.05, "max"),
     "unseen_rate": (0.01, "max"),
     "accuracy": (None, "min"),
+    "precision": (None, "min"),
+    "recall": (None, "min"),
     "f1": (None, "min"),
+    "precision_macro": (None, "min"),
+    "recall_macro": (None, "min"),
     "f1_macro": (None, "min"),
+    "roc_auc": (None, "min"),
+    "roc_auc_ovr_macro": (None, "min"),
+    "log_loss": (None, "max"),
     "r2": (None, "min"),
     "mae": (None, "max"),
     "rmse": (None, "max"),
+    "mape": (None, "max"),
     "request_count": (None, "min"),
     "error_rate": (0.05, "max"),
     "fallback_rate": (None, "max"),
@@ -174,7 +183,42 @@ def parse_drift_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             f"drift options: unknown key(s) {', '.join(unknown)}; choose from "
             f"{', '.join(sorted(DRIFT_OPTIONS))}"
         )
-    return dict(options or {})
+    checked = dict(options or {})
+    check_options(**checked)
+    return checked
+
+
+def parse_performance_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"segment_by": COLUMN, "bins": N | [edges]}`` (both optional) for the
+    ``performance`` check."""
+    unknown = sorted(set(options or {}) - {"segment_by", "bins"})
+    if unknown:
+        raise InvalidInputError(
+            f"performance options: unknown key(s) {', '.join(unknown)}; choose from bins, "
+            "segment_by"
+        )
+    out = {k: v for k, v in dict(options or {}).items() if v is not None}
+    if "segment_by" in out and (not isinstance(out["segment_by"], str) or not out["segment_by"]):
+        raise InvalidInputError(f"segment_by must name an input column; got {out['segment_by']!r}")
+    bins = out.get("bins")
+    if bins is not None:
+        if "segment_by" not in out:
+            raise InvalidInputError("bins needs segment_by: the input column to bin")
+        whole = isinstance(bins, int) and not isinstance(bins, bool)
+        if whole and not 1 <= bins <= 100:
+            raise InvalidInputError(f"bins must be 1 to 100 quantile bins; got {bins}")
+        if not whole:
+            edges = bins if isinstance(bins, list) else None
+            numbers = edges is not None and all(
+                isinstance(e, int | float) and not isinstance(e, bool) and math.isfinite(e)
+                for e in edges
+            )
+            if not numbers or len(edges or []) < 2 or sorted(set(edges or [])) != edges:
+                raise InvalidInputError(
+                    "bins must be a number of quantile bins (e.g. 4) or a list of 2 or more "
+                    f"increasing edges (e.g. [0, 18, 65, 120]); got {bins!r}"
+                )
+    return out
 
 
 def describe_window(window: Mapping[str, Any]) -> str:
@@ -206,7 +250,8 @@ class Monitor(BaseModel):
     """``{"kind": "training" | "previous"}`` or ``{"kind": "fixed", "start", "end"}``."""
     schedule_s: float
     options: dict[str, Any]
-    """``thresholds`` (by key of :data:`THRESHOLDS`) and ``drift`` (drift_report options)."""
+    """``thresholds`` (by key of :data:`THRESHOLDS`), ``drift`` (drift_report options) and
+    ``performance`` (``segment_by`` and ``bins``)."""
     enabled: bool
     last_run_at: datetime | None
     created_by: str

@@ -36,6 +36,8 @@ Missing values (and ±infinity in numeric columns) are counted and left out.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -271,6 +273,52 @@ def _test_column(
     )
 
 
+def _number(name: str, value: Any, *, whole: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        kind = "a whole number" if whole else "a number"
+        raise InvalidInputError(f"{name} must be {kind}; got {value!r}")
+    if whole and not float(value).is_integer():
+        raise InvalidInputError(f"{name} must be a whole number; got {value!r}")
+    return float(value)
+
+
+def check_options(
+    *,
+    tests: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+    drift_share: Any = 0.5,
+    mode: Any = "fixed",
+    alpha: Any = 0.05,
+    permutations: Any = 199,
+    max_permutation_rows: Any = 5000,
+    seed: Any = 0,
+) -> None:
+    """Raise :class:`InvalidInputError` naming the first option of :func:`drift_report`
+    that is not valid (before any work, and when a monitor stores them)."""
+    if not 0 < _number("drift_share", drift_share) <= 1:
+        raise InvalidInputError(f"drift_share must be in (0, 1], e.g. 0.5; got {drift_share}")
+    if not 0 < _number("alpha", alpha) < 1:
+        raise InvalidInputError(f"alpha must be between 0 and 1, e.g. 0.05; got {alpha}")
+    if mode not in ("fixed", "calibrated"):
+        raise InvalidInputError(f"mode must be 'fixed' or 'calibrated'; got {mode!r}")
+    if _number("permutations", permutations, whole=True) < 1:
+        raise InvalidInputError(f"permutations must be at least 1, e.g. 199; got {permutations}")
+    if _number("max_permutation_rows", max_permutation_rows, whole=True) < 2:
+        raise InvalidInputError(
+            f"max_permutation_rows must be at least 2, e.g. 5000; got {max_permutation_rows}"
+        )
+    _number("seed", seed, whole=True)
+    for option, mapping in (("tests", tests), ("thresholds", thresholds)):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise InvalidInputError(f"{option} must map column names to values; got {mapping!r}")
+    for column, key in (tests or {}).items():
+        if not isinstance(key, str):
+            raise InvalidInputError(f"tests: {column!r} must name a test; got {key!r}")
+        get_test(key)  # an unknown key fails before any work
+    for column, value in (thresholds or {}).items():
+        _number(f"thresholds: {column!r}", value)
+
+
 def drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -309,14 +357,16 @@ def drift_report(
             raise InvalidInputError(
                 f"{side} must be a pandas DataFrame, got {type(frame).__name__}"
             )
-    if not 0 < drift_share <= 1:
-        raise InvalidInputError(f"drift_share must be in (0, 1]; got {drift_share}")
-    if not 0 < alpha < 1:
-        raise InvalidInputError(f"alpha must be between 0 and 1; got {alpha}")
-    if mode not in ("fixed", "calibrated"):
-        raise InvalidInputError(f"mode must be 'fixed' or 'calibrated'; got {mode!r}")
-    if permutations < 1 or max_permutation_rows < 2:
-        raise InvalidInputError("permutations must be >= 1 and max_permutation_rows >= 2")
+    check_options(
+        tests=tests,
+        thresholds=thresholds,
+        drift_share=drift_share,
+        mode=mode,
+        alpha=alpha,
+        permutations=permutations,
+        max_permutation_rows=max_permutation_rows,
+        seed=seed,
+    )
     ref_names = [str(c) for c in reference.columns]
     cur_names = [str(c) for c in current.columns]
     for side, names in (("reference", ref_names), ("current", cur_names)):
@@ -338,8 +388,6 @@ def drift_report(
                 f"{option} names column(s) {', '.join(map(repr, unknown))} that are not "
                 "tested; name columns present in both tables"
             )
-    for key in tests.values():
-        get_test(key)  # an unknown key fails before any work
     options = {
         "alpha": alpha,
         "permutations": permutations,

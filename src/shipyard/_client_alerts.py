@@ -64,11 +64,18 @@ class Alerting(abc.ABC):
         """An alert with its delivery attempts (``shipyard alerts show``)."""
         return Alert.model_validate(self._request("GET", f"/alerts/{alert_id}").json())
 
-    def ack_alert(self, alert_id: int) -> Alert:
-        return Alert.model_validate(self._request("POST", f"/alerts/{alert_id}/ack").json())
+    def ack_alert(self, alert_id: int, *, by: str | None = None) -> Alert:
+        """Acknowledge a firing alert (``shipyard alerts ack``); ``by`` defaults to the
+        client's actor."""
+        body = {"by": by} if by else None
+        reply = self._request("POST", f"/alerts/{alert_id}/ack", json=body)
+        return Alert.model_validate(reply.json())
 
-    def resolve_alert(self, alert_id: int) -> Alert:
-        return Alert.model_validate(self._request("POST", f"/alerts/{alert_id}/resolve").json())
+    def resolve_alert(self, alert_id: int, *, by: str | None = None) -> Alert:
+        """Resolve an alert by hand (``shipyard alerts resolve``)."""
+        body = {"by": by} if by else None
+        reply = self._request("POST", f"/alerts/{alert_id}/resolve", json=body)
+        return Alert.model_validate(reply.json())
 
     def evaluate_alerts(self) -> list[Alert]:
         """Evaluate every rule now; the alerts opened, bumped or resolved."""

@@ -236,15 +236,51 @@ def test_an_unreachable_channel_fails_every_attempt_and_says_so(
     breach(scene, monitors)
     (fired,) = alerts.evaluate()
     failed = alerts.get(fired.id).failed_deliveries
+    # Each round of attempts goes to every channel still failing, then waits.
     assert [(d.channel, d.attempt) for d in failed] == [
         ("team", 1),
-        ("team", 2),
-        ("team", 3),
         ("email#2", 1),
+        ("team", 2),
         ("email#2", 2),
+        ("team", 3),
         ("email#2", 3),
     ]
-    assert "ConnectError" in (failed[0].error or "") and "SMTP 127.0.0.1" in (failed[3].error or "")
+    assert "ConnectError" in (failed[0].error or "") and "SMTP 127.0.0.1" in (failed[1].error or "")
+    # Nobody was told: the alert stays un-notified, so the next breach notifies again.
+    assert alerts.get(fired.id).notified_at is None
+
+
+def test_the_server_round_does_not_wait_for_retries(
+    registry: Registry, scene: Scene, monitors: MonitorService, http: HTTPReceiver
+) -> None:
+    slow = AlertService(registry, attempts=2, backoff_s=0.5, timeout_s=5)
+    dead = f"http://127.0.0.1:{free_port()}"
+    slow.create_rule(
+        "errors",
+        source=OPS,
+        channels=[{"url": dead, "type": "webhook"}, {"type": "webhook", "url": http.url}],
+    )
+    breach(scene, monitors)
+    (fired,) = slow.evaluate(wait=False)
+    # The round returned before the retry's wait was over: the dead channel has at most
+    # its first attempt; the working one is not held up by it.
+    assert len([d for d in slow.get(fired.id).deliveries if d.channel == "webhook#1"]) <= 1
+    deadline = time.monotonic() + 10
+    while len(slow.get(fired.id).deliveries) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    attempts = [(d.channel, d.attempt, d.ok) for d in slow.get(fired.id).deliveries]
+    assert attempts == [("webhook#1", 1, False), ("webhook#2", 1, True), ("webhook#1", 2, False)]
+    assert len(http.received) == 1
+
+
+def test_a_new_rule_fires_on_the_breach_standing_now(
+    scene: Scene, monitors: MonitorService, alerts: AlertService, http: HTTPReceiver
+) -> None:
+    breach(scene, monitors)
+    alerts.create_rule("late", source=OPS, channels=[{"type": "webhook", "url": http.url}])
+    (fired,) = alerts.evaluate()
+    assert fired.state == "firing" and fired.detail["value"] == 0.5
+    assert alerts.evaluate() == []  # judged once
 
 
 def test_a_value_condition_on_any_column(

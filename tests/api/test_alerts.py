@@ -65,14 +65,16 @@ def test_alerts_over_rest(control_plane: Server, registry: Registry, http: HTTPR
         assert (acked.state, acked.acked_by) == ("acknowledged", "bo")
         with pytest.raises(ConflictError, match="only a firing alert"):
             client.ack_alert(fired.id)
-        resolved = client.resolve_alert(fired.id)
-        assert (resolved.state, resolved.resolved_by) == ("resolved", "bo")
+        resolved = client.resolve_alert(fired.id, by="ana")
+        assert (resolved.state, resolved.resolved_by) == ("resolved", "ana")
         assert [b["event"] for _, b in http.received] == ["firing", "resolved"]
         with pytest.raises(AlertNotFoundError, match="shipyard alerts list"):
             client.get_alert(12345)
         with pytest.raises(InvalidInputError, match="value OP NUMBER"):
             client.create_alert_rule(
-                "x", source={"kind": "monitor", "monitor": "ops", "metric": "m"}, condition="big"
+                "x",
+                source={"kind": "monitor", "monitor": "ops", "metric": "error_rate"},
+                condition="big",
             )
         rules = client.list_alert_rules()
         assert [r.name for r in rules] == ["errors"]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerting.receivers import HTTPReceiver, SMTPReceiver, receivers
+from alerting.receivers import HTTPReceiver, SMTPReceiver, free_port, receivers
 from monitored import Scene
 from shipyard.config import Settings
 from shipyard.monitoring import MonitorService
@@ -90,7 +90,9 @@ def test_alerts_from_the_command_line(  # type: ignore[no-untyped-def]
     assert [
         (d["channel"], d["attempt"], d["ok"])
         for d in json.loads(run("alerts", "show", str(alert["id"]), "--json").out)["deliveries"]
-    ] == [("webhook#1", 1, False), ("webhook#1", 2, True), ("email#2", 1, True)]
+    ] == [("webhook#1", 1, False), ("email#2", 1, True), ("webhook#1", 2, True)]
+    assert len(alert["deliveries"]) == 3  # the list shows the attempts too
+    assert alert["detail"]["at"].startswith("20")  # a time in ISO 8601
 
     acked = run("alerts", "ack", str(alert["id"]), "--by", "ana")
     assert acked.code == 0 and "acknowledged" in acked.out and "by ana" in acked.out
@@ -106,10 +108,39 @@ def test_alerts_from_the_command_line(  # type: ignore[no-untyped-def]
         (("alerts", "rules", "create", "x"), "--monitor M --metric X, or --rollout"),
         (("alerts", "rules", "create", "x", "--rollout", "--channel", "[1]"), "JSON object"),
         (("alerts", "rules", "delete", "nope"), "shipyard alerts rules list"),
+        (("alerts", "rules", "create", "x", "--rollout", "--monitor", "ops"), "not both"),
+        (
+            ("alerts", "rules", "create", "x", "--monitor", "ops", "--metric", "nosuch"),
+            "not one a monitor stores",
+        ),
+        (("alerts", "rules", "create", "x", "--rollout", "--endpoint", "nope"), "endpoints list"),
+        (("alerts", "rules", "create", "x", "--rollout", "--email", "nobody"), "email address"),
     ]:
         result = run(*args)
         assert result.code == 1, (args, result.out)
         assert hint in result.err, (args, result.err)
 
+    # A new rule starts at the monitor's latest run: the breach standing now fires at once.
+    # No channel takes the notification: evaluate says so and fails.
+    dead = f"http://127.0.0.1:{free_port()}"
+    assert (
+        run(
+            "alerts",
+            "rules",
+            "create",
+            "dead",
+            "--monitor",
+            "ops",
+            "--metric",
+            "error_rate",
+            "--webhook",
+            dead,
+        ).code
+        == 0
+    )
+    undelivered = run("alerts", "evaluate")
+    assert undelivered.code == 1 and "firing" in undelivered.out
+    assert "notification through webhook#1 failed after 2 attempt(s)" in undelivered.err
+    assert run("alerts", "rules", "delete", "dead").code == 0
     assert run("alerts", "rules", "delete", "errors").code == 0
     assert "no alerts" in run("alerts", "list").out

@@ -2,7 +2,10 @@
 notifications sent for them.
 
 :meth:`AlertService.evaluate` reads what is new since each rule's last round (its
-``cursor``: the id of the last monitor result or event it saw), oldest first:
+``cursor``: the id of the last monitor result or event it saw), oldest first. A new
+monitor rule starts at its monitor's latest run, so a breach standing when the rule is
+created fires at the first round; a new rollout rule starts after the rollbacks already
+recorded.
 
 - a result that breaches the rule's condition opens an alert for its de-duplication key
   (rule, monitor, metric, column; or rule and endpoint), or bumps the open one (``count``,
@@ -17,7 +20,12 @@ notifications sent for them.
 Each notification is sent through each of the rule's channels, retried with exponential
 backoff (``backoff_s``, doubled per attempt) up to ``attempts`` times; every attempt is
 stored in ``alert_deliveries`` with its error, so failures show in ``shipyard alerts
-show ID``. Notifications are sent after the round's transaction commits, never inside it.
+show ID``. Notifications are sent after the round's transaction commits, never inside it,
+on a few delivery threads: the notices of a round go out at once, and the retries' waits
+never hold up the server's next round. A firing notification that reached no channel
+leaves the alert un-notified, so the next breach notifies again despite the cooldown. A
+notification still being retried when the process stops is not sent (its attempts are
+recorded).
 
 Concurrent rounds (several servers) are serialized per rule by a lock on its row, so a
 result is judged once. The cursor is safe for monitor results: one monitor's runs store
@@ -32,6 +40,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +48,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.alerting.channels import channel
-from shipyard.alerting.delivery import Attempt, deliver, notification
+from shipyard.alerting.delivery import deliver, notification
 from shipyard.alerting.evaluation import Notices, monitor_round, resolved, rollout_round
 from shipyard.alerting.spec import (
     Alert,
@@ -56,6 +65,7 @@ from shipyard.alerting.spec import (
 )
 from shipyard.config import Settings
 from shipyard.endpoints.plan import parse_duration
+from shipyard.endpoints.service import endpoint_row
 from shipyard.errors import (
     AlertNotFoundError,
     AlertRuleNotFoundError,
@@ -96,18 +106,73 @@ def _alert(s: Session, row: AlertRow, *, deliveries: bool = False) -> Alert:
             .where(AlertDeliveryRow.alert_id == row.id)
             .order_by(AlertDeliveryRow.id)
         )
-        values["deliveries"] = [
-            Delivery(
-                channel=d.channel,
-                event=d.event,  # type: ignore[arg-type]
-                attempt=d.attempt,
-                at=d.at,
-                ok=d.ok,
-                error=d.error,
-            )
-            for d in found
-        ]
+        values["deliveries"] = [_delivery(d) for d in found]
     return Alert.model_validate(values)
+
+
+def _alerts(s: Session, rows: list[AlertRow]) -> Alerts:
+    """The alerts of ``rows``, each with its delivery attempts (one query for all)."""
+    attempts: dict[int, list[Delivery]] = {r.id: [] for r in rows}
+    if rows:
+        found = s.scalars(
+            select(AlertDeliveryRow)
+            .where(AlertDeliveryRow.alert_id.in_(list(attempts)))
+            .order_by(AlertDeliveryRow.id)
+        )
+        for d in found:
+            attempts[d.alert_id].append(_delivery(d))
+    return [_alert(s, r).model_copy(update={"deliveries": attempts[r.id]}) for r in rows]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _deliveries() -> ThreadPoolExecutor:
+    """The process's delivery threads (shared by every :class:`AlertService`)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shipyard-alerts")
+        return _POOL
+
+
+def _latest_run_start(s: Session, monitor: str) -> int:
+    """The cursor before the monitor's latest run's results (0 when it never ran)."""
+    newest = s.execute(
+        select(MonitorResultRow.run_id, MonitorResultRow.monitor_id)
+        .join(MonitorRow, MonitorRow.id == MonitorResultRow.monitor_id)
+        .where(MonitorRow.name == monitor)
+        .order_by(MonitorResultRow.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return 0
+    first = s.scalar(
+        select(func.min(MonitorResultRow.id)).where(
+            MonitorResultRow.monitor_id == newest.monitor_id,
+            MonitorResultRow.run_id == newest.run_id,
+        )
+    )
+    return int(first or 1) - 1
+
+
+def _seconds(cooldown: str | float | None) -> float:
+    """A cooldown's seconds: a duration, or 0 (``0``, ``0s``, none) for none."""
+    if cooldown is None or str(cooldown).strip().rstrip("smhdw") in ("", "0", "0.0"):
+        return 0.0
+    return parse_duration(cooldown, "cooldown")
+
+
+def _delivery(d: AlertDeliveryRow) -> Delivery:
+    return Delivery(
+        channel=d.channel,
+        event=d.event,  # type: ignore[arg-type]
+        attempt=d.attempt,
+        at=d.at,
+        ok=d.ok,
+        error=d.error,
+    )
 
 
 class AlertService:
@@ -155,7 +220,7 @@ class AlertService:
     ) -> Rule:
         """A new rule on ``source`` (see :func:`shipyard.alerting.spec.parse_source`);
         ``channels``: ``{"type": "webhook" | "slack" | "email", ...}`` entries. It reads
-        only results and events stored after it was created."""
+        results from its monitor's latest run on, and rollbacks after it was created."""
         try:
             validate_model_name(name)
         except InvalidInputError as exc:
@@ -165,7 +230,7 @@ class AlertService:
             "source": parsed,
             "condition": parse_condition(condition, parsed["kind"]),
             "severity": parse_severity(severity),
-            "cooldown_s": parse_cooldown(parse_duration(cooldown, "cooldown") if cooldown else 0.0),
+            "cooldown_s": parse_cooldown(_seconds(cooldown)),
             "channels": [dict(c) for c in channels],
             "enabled": bool(enabled),
         }
@@ -187,8 +252,12 @@ class AlertService:
                     f"alert rule {name!r} exists; delete it first "
                     f"(shipyard alerts rules delete {name}) or choose another name"
                 )
-            table = MonitorResultRow if parsed["kind"] == "monitor" else EventRow
-            cursor = s.scalar(select(func.max(table.id))) or 0
+            if parsed["kind"] == "monitor":
+                cursor = _latest_run_start(s, parsed["monitor"])
+            else:
+                if parsed.get("endpoint"):
+                    endpoint_row(s, parsed["endpoint"])
+                cursor = s.scalar(select(func.max(EventRow.id))) or 0
             now = utcnow()
             row = AlertRuleRow(
                 name=name, cursor=cursor, created_by=who, created_at=now, updated_at=now, **values
@@ -235,7 +304,7 @@ class AlertService:
             query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
             if wanted is not None:
                 query = query.where(AlertRow.state == wanted)
-            return [_alert(s, r) for r in s.scalars(query)]
+            return _alerts(s, list(s.scalars(query)))
 
     def _alert_row(self, s: Session, alert_id: int, *, lock: bool = False) -> AlertRow:
         found = s.get(AlertRow, alert_id, with_for_update=lock)
@@ -264,8 +333,9 @@ class AlertService:
             s.flush()
             return _alert(s, row)
 
-    def resolve(self, alert_id: int, by: str | None = None) -> Alert:
-        """Resolve an open alert by hand; a resolved notification goes out."""
+    def resolve(self, alert_id: int, by: str | None = None, *, wait: bool = True) -> Alert:
+        """Resolve an open alert by hand; a resolved notification goes out (returning
+        once it arrived or ran out of attempts, with ``wait``)."""
         who = self.registry._actor(by)
         with self.db.session(write=True) as s:
             row = self._alert_row(s, alert_id, lock=True)
@@ -273,14 +343,16 @@ class AlertService:
                 raise ConflictError(f"alert {alert_id} is resolved already")
             resolved(row, who, utcnow())
             records.add_event(s, who, "alert.resolve", "alert", str(alert_id), None, None)
-        self._notify([(alert_id, "resolved")])
+        self._notify([(alert_id, "resolved")], wait=wait)
         return self.get(alert_id)
 
     # -- evaluation ----------------------------------------------------------------------
 
-    def evaluate(self, now: datetime | None = None) -> Alerts:
+    def evaluate(self, now: datetime | None = None, *, wait: bool = True) -> Alerts:
         """One round over every enabled rule; returns the alerts it opened, bumped or
-        resolved (after their notifications were sent)."""
+        resolved, with their delivery attempts. With ``wait`` (the default) it returns
+        once their notifications arrived or ran out of attempts; without, they go on
+        the delivery threads (the server's alert loop)."""
         now = now or utcnow()
         notices: Notices = []
         touched: set[int] = set()
@@ -304,39 +376,58 @@ class AlertService:
                 continue
             notices += found
             touched |= seen
-        self._notify(notices)
+        self._notify(notices, wait=wait)
         with self.db.session() as s:
-            return [
-                _alert(s, r) for r in s.scalars(select(AlertRow).where(AlertRow.id.in_(touched)))
-            ]
+            query = select(AlertRow).where(AlertRow.id.in_(touched)).order_by(AlertRow.id)
+            return _alerts(s, list(s.scalars(query)))
 
     # -- delivery ------------------------------------------------------------------------
 
-    def _notify(self, notices: Notices) -> None:
-        for alert_id, event in notices:
-            with self.db.session() as s:
-                row = s.get(AlertRow, alert_id)
-                rule_row = None if row is None else s.get(AlertRuleRow, row.rule_id)
-                if row is None or rule_row is None:
-                    continue
-                alert, rule = _alert(s, row), _rule(rule_row)
-            body = notification(event, alert, rule)
-            for index, config in enumerate(rule.channels):
-                deliver(
-                    self.db,
-                    Attempt(alert_id, event, channel_name(index, config)),
-                    config,
-                    body,
-                    attempts=self.attempts,
-                    backoff_s=self.backoff_s,
-                    timeout_s=self.timeout_s,
-                )
+    def _notify(self, notices: Notices, *, wait: bool = True) -> Sequence[Future[None]]:
+        """Send each notice through its rule's channels, all notices at once on the
+        delivery threads (retries wait there, never in the caller); with ``wait``, return
+        once every one arrived or ran out of attempts."""
+        sent = [
+            _deliveries().submit(self._notify_one, alert_id, event) for alert_id, event in notices
+        ]
+        if wait:
+            for future in sent:
+                future.result()
+        return sent
+
+    def _notify_one(self, alert_id: int, event: str) -> None:
+        with self.db.session() as s:
+            row = s.get(AlertRow, alert_id)
+            rule_row = None if row is None else s.get(AlertRuleRow, row.rule_id)
+            if row is None or rule_row is None:
+                return
+            alert, rule = _alert(s, row), _rule(rule_row)
+            marked = row.notified_at
+        channels = [(channel_name(i, c), c) for i, c in enumerate(rule.channels)]
+        if not channels:
+            return
+        failed = deliver(
+            self.db,
+            alert_id,
+            event,
+            channels,
+            notification(event, alert, rule),
+            attempts=self.attempts,
+            backoff_s=self.backoff_s,
+            timeout_s=self.timeout_s,
+        )
+        if event == "firing" and len(failed) == len(channels):
+            # Nobody was told: the next breach notifies again, whatever the cooldown.
+            with self.db.session(write=True) as s:
+                row = s.get(AlertRow, alert_id, with_for_update=True)
+                if row is not None and row.notified_at == marked:
+                    row.notified_at = None
 
     def run_forever(self, stop: threading.Event, period_s: float = 30.0) -> None:
         """Evaluate every ``period_s`` seconds until ``stop`` is set."""
         while not stop.is_set():
             try:
-                self.evaluate()
+                self.evaluate(wait=False)
             except Exception:
                 log.exception("alerts: a round failed; trying again in %ss", period_s)
             stop.wait(period_s)

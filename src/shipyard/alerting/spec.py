@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shipyard.errors import InvalidInputError
+from shipyard.monitoring.spec import METRICS
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
@@ -42,6 +43,11 @@ def parse_source(source: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInputError(
                 "source: a monitor source needs the monitor and the metric, e.g. "
                 "--monitor ops --metric error_rate"
+            )
+        if metric not in METRICS:
+            raise InvalidInputError(
+                f"source: metric {metric!r} is not one a monitor stores; choose from "
+                f"{', '.join(sorted(METRICS))} (see shipyard monitor results NAME)"
             )
         return {
             "kind": "monitor",

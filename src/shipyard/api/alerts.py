@@ -124,6 +124,14 @@ def evaluate(service: AlertsDep) -> list[Alert]:
     return service.evaluate()
 
 
+class Who(BaseModel):
+    """Who acknowledges or resolves (default: the ``X-Shipyard-Actor`` header)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+
+
 @router.get("/alerts/{alert_id}", response_model=Alert, summary="Show an alert")
 def get_alert(alert_id: AlertId, service: AlertsDep) -> Alert:
     """An alert with every delivery attempt made for it, failures with their errors."""
@@ -136,9 +144,10 @@ def get_alert(alert_id: AlertId, service: AlertsDep) -> Alert:
     summary="Acknowledge a firing alert",
     responses=responses(409),
 )
-def ack(alert_id: AlertId, service: AlertsDep, actor: ActorDep) -> Alert:
-    """Someone is on it: it is not re-notified while it keeps firing."""
-    return service.ack(alert_id, actor)
+def ack(alert_id: AlertId, service: AlertsDep, actor: ActorDep, body: Who | None = None) -> Alert:
+    """Someone is on it: it is not re-notified while it keeps firing. Who: ``by`` in the
+    body, else the ``X-Shipyard-Actor`` header."""
+    return service.ack(alert_id, body.by if body is not None and body.by else actor)
 
 
 @router.post(
@@ -147,6 +156,9 @@ def ack(alert_id: AlertId, service: AlertsDep, actor: ActorDep) -> Alert:
     summary="Resolve an alert by hand",
     responses=responses(409),
 )
-def resolve(alert_id: AlertId, service: AlertsDep, actor: ActorDep) -> Alert:
-    """Close the alert; a resolved notification goes out through the rule's channels."""
-    return service.resolve(alert_id, actor)
+def resolve(
+    alert_id: AlertId, service: AlertsDep, actor: ActorDep, body: Who | None = None
+) -> Alert:
+    """Close the alert; a resolved notification goes out through the rule's channels.
+    Who: ``by`` in the body, else the ``X-Shipyard-Actor`` header."""
+    return service.resolve(alert_id, body.by if body is not None and body.by else actor)

@@ -13,6 +13,7 @@ from shipyard.alerting import SEVERITIES, Alert, AlertService, Rule
 from shipyard.cli._common import console, print_json, registry, when
 from shipyard.endpoints.plan import format_duration
 from shipyard.errors import InvalidInputError
+from shipyard.store.tables import utcnow
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -97,7 +98,9 @@ def create_rule(
     ),
     severity: str = typer.Option("warning", "--severity", help=" | ".join(SEVERITIES)),
     cooldown: str = typer.Option(
-        "15m", "--cooldown", help="No re-notification of a firing alert within this."
+        "15m",
+        "--cooldown",
+        help="No re-notification of a firing alert within this (0: notify every round).",
     ),
     webhook: list[str] = typer.Option(None, "--webhook", help="POST JSON here, repeatable."),
     slack: list[str] = typer.Option(None, "--slack", help="A Slack-compatible webhook URL."),
@@ -114,7 +117,11 @@ def create_rule(
     as_json: bool = _JSON,
 ) -> None:
     """Create a rule on a monitor's metric (--monitor M --metric X) or on rollbacks (--rollout)."""
-    if rollout == (monitor is not None):
+    if rollout and monitor is not None:
+        raise InvalidInputError(
+            "give --monitor M --metric X or --rollout, not both: a rule watches one of them"
+        )
+    if not rollout and monitor is None:
         raise InvalidInputError("say what to watch: --monitor M --metric X, or --rollout")
     source: dict[str, Any] = (
         {"kind": "rollout", "endpoint": endpoint}
@@ -234,7 +241,10 @@ def resolve(
 
 @app.command()
 def evaluate(as_json: bool = _JSON) -> None:
-    """Evaluate every rule now (``shipyard server`` does so every SHIPYARD_ALERT_PERIOD_S)."""
+    """Evaluate every rule now (``shipyard server`` does so every SHIPYARD_ALERT_PERIOD_S);
+    waits for the notifications, and fails (exit 1) when one reached none of its rule's
+    channels."""
+    started = utcnow()
     changed = service().evaluate()
     if as_json:
         print_json([a.to_dict() for a in changed])
@@ -242,3 +252,21 @@ def evaluate(as_json: bool = _JSON) -> None:
         console.print("nothing new")
     else:
         console.print(_table(changed))
+    undelivered = [(a, d) for a in changed for d in _failed_since(a, started)]
+    for alert, d in undelivered:
+        typer.echo(
+            f"error: alert {alert.id}: the {d.event} notification through {d.channel} failed "
+            f"after {d.attempt} attempt(s): {d.error}; see shipyard alerts show {alert.id}",
+            err=True,
+        )
+    if undelivered:
+        raise typer.Exit(1)
+
+
+def _failed_since(alert: Alert, start: Any) -> list[Any]:
+    """The last attempt of each channel and event since ``start``, where it failed."""
+    last: dict[tuple[str, str], Any] = {}
+    for d in alert.deliveries:
+        if d.at >= start:
+            last[(d.channel, d.event)] = d
+    return [d for d in last.values() if not d.ok]

@@ -68,6 +68,23 @@ THRESHOLDS: dict[str, tuple[float | None, Literal["max", "min"]]] = {
     "p50_latency_ms": (None, "max"),
     "p99_latency_ms": (None, "max"),
 }
+#: Every metric a check stores (with ``error`` and ``rows`` for a check that failed or had
+#: nothing to measure): what an alert rule may watch.
+METRICS: frozenset[str] = frozenset(THRESHOLDS) - {
+    "drift_share",
+    "missing_rate_increase",
+} | {
+    "drift",
+    "drifted_share",
+    "prediction_drift",
+    "target_drift",
+    "missing_rate",
+    "missing_columns",
+    "labelled_rows",
+    "segments",
+    "error",
+    "rows",
+}
 #: Options passed on to :func:`shipyard.stats.drift.drift_report`.
 DRIFT_OPTIONS = frozenset({"mode", "alpha", "tests", "thresholds", "permutations", "seed"})
 

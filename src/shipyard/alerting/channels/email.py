@@ -1,6 +1,7 @@
 """The ``email`` channel: one message per notification over SMTP (``smtplib``).
 
-Config: ``host``, ``port`` (default 25), ``from``, ``to`` (an address or a list),
+Config: ``host`` (default ``localhost``), ``port`` (default 25), ``from`` (default
+``shipyard@localhost``), ``to`` (an address or a list),
 optionally ``starttls`` (bool), ``username`` and ``password``.
 """
 
@@ -27,6 +28,8 @@ class Email(Channel):
 
     def __init__(self, config: Mapping[str, Any], timeout_s: float = 10.0) -> None:
         super().__init__(config, timeout_s)
+        self.config.setdefault("host", "localhost")
+        self.config.setdefault("from", "shipyard@localhost")
         self.host = self._required("host")
         self.sender = self._required("from")
         if not _address(self.sender):
@@ -36,7 +39,10 @@ class Email(Channel):
         to = self.config.get("to")
         self.to = [to] if isinstance(to, str) else to if isinstance(to, list) else []
         if not self.to or not all(_address(a) for a in self.to):
-            raise InvalidInputError("channel email: give to, an address or a list of them")
+            raise InvalidInputError(
+                f"channel email: 'to' must be an email address or a list of them, e.g. "
+                f"oncall@example.com; got {to!r}"
+            )
         try:
             self.port = int(self.config.get("port", 25))
         except (TypeError, ValueError):

@@ -114,6 +114,9 @@ def test_bad_input_names_the_column_or_the_file(server: Server, tmp_path: Path) 
     assert missing.json()["error"].startswith(
         "feedback has no column 'request_id' (its columns: id, label); name the right ones"
     )
+    assert "id_column, label_column and row_column over REST" in missing.json()["error"]
+    empty = server.http.post("/feedback", json={"records": []})
+    assert empty.status_code == 400 and empty.json()["error"].startswith("no labels given")
     with pytest.raises(InvalidInputError, match="feedback has no column 'y'"):
         server.client.add_feedback([{"request_id": "r1"}], label_column="y")
     broken = tmp_path / "broken.parquet"

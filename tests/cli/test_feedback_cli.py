@@ -67,3 +67,8 @@ def test_a_parquet_file_as_json_and_errors_that_say_what_to_do(  # type: ignore[
     assert "give a .csv or .parquet file" in run("feedback", "load", str(text)).err
     missing = run("feedback", "load", str(tmp_path / "none.csv"))
     assert missing.code == 1 and "is not a file" in missing.err
+    hopeless = tmp_path / "hopeless.csv"
+    hopeless.write_text("request_id,label\nr1,\n,1\n")
+    refused = run("feedback", "load", str(hopeless))
+    assert refused.code == 1 and "2  rejected" in refused.out
+    assert "nothing stored: every row of" in refused.err

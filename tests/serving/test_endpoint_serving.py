@@ -496,6 +496,12 @@ def test_feedback_through_the_endpoint_joins_its_predictions(site: Site) -> None
         json={"feedback": [{"request_id": f"fb-{i}", "label": i % 2} for i in (1, 2)]},
     )
     assert many.json()["received"] == 2 and many.json()["stored"] == 2
+    partly = site.http.post(  # a listed label without its value is counted, not refused
+        f"{site.url}/v1/endpoints/single/feedback",
+        json={"feedback": [{"request_id": "fb-3", "label": 1}, {"request_id": "fb-4"}]},
+    ).json()
+    assert (partly["stored"], partly["rejected"]) == (1, 1)
+    assert partly["rejected_reasons"] == {"missing label": 1}
     labels = read_feedback(site.plane.registry.settings.feedback)
     joined = join_feedback(_logged(site, "single", 6), labels)
     mine = joined[joined["request_id"].str.startswith("fb-")].set_index(["request_id", "row"])

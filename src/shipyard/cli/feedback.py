@@ -94,3 +94,6 @@ def load(
         print_json(receipt.to_dict())
     else:
         _print(receipt)
+    if receipt.received and not receipt.stored:
+        typer.echo(f"error: nothing stored: every row of {file} was rejected", err=True)
+        raise typer.Exit(1)

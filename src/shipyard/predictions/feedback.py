@@ -137,13 +137,18 @@ class FeedbackStore:
         """Store labels from a DataFrame or records; see the module documentation for
         what is stored, replaced, rejected, matched and unmatched."""
         frame = _frame(data)
+        if frame.empty and not len(frame.columns):
+            raise InvalidInputError(
+                "no labels given; send at least one row with a request id and a label"
+            )
         needed = [id_column, label_column] + ([row_column] if row_column else [])
         absent = [c for c in needed if c not in frame.columns]
         if absent:
             have = ", ".join(map(str, frame.columns)) or "none"
             raise InvalidInputError(
                 f"feedback has no column {', '.join(map(repr, absent))} (its columns: {have}); "
-                "name the right ones with --id-column, --label-column and --row-column"
+                "name the right ones with --id-column, --label-column and --row-column "
+                "(id_column, label_column and row_column over REST)"
             )
         received = len(frame)
         reasons: dict[str, int] = {}

@@ -117,7 +117,8 @@ MAX_FEEDBACK = 10_000
 
 def feedback_records(body: Any) -> list[dict[str, Any]]:
     """The labels of a feedback body: ``{"request_id", "label"[, "row"]}`` or
-    ``{"feedback": [...]}`` of such objects; anything else is refused, naming the field."""
+    ``{"feedback": [...]}`` of such objects; anything else is refused, naming the field
+    (a listed label missing its id or value is kept, and rejected in the receipt)."""
     if not isinstance(body, dict):
         raise InvalidInputError(
             'the body must be an object: {"request_id": ..., "label": ...} or '
@@ -141,7 +142,9 @@ def feedback_records(body: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise InvalidInputError(f"{where} must be an object with request_id and label")
         extra = sorted(set(item) - allowed)
-        missing = sorted({"request_id", "label"} - set(item))
+        # In a list, a label without its id or value is counted as rejected in the
+        # receipt (as a file's row is); a lone label is refused.
+        missing = [] if "feedback" in body else sorted({"request_id", "label"} - set(item))
         if extra or missing or unknown:
             raise InvalidInputError(
                 f"{where}: "
@@ -158,7 +161,7 @@ def feedback_records(body: Any) -> list[dict[str, Any]]:
                 + "; give request_id (as answered by predict), label and, for a multi-row "
                 "request, row"
             )
-    return [dict(item) for item in items]
+    return [{"request_id": None, "label": None} | dict(item) for item in items]
 
 
 class DataPlaneApp(FastAPI):
@@ -376,6 +379,8 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
             raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
         records = feedback_records(body)
         row_column = "row" if any("row" in r for r in records) else None
+        if row_column:  # a label without a row is for row 0, as when none has one
+            records = [{"row": 0} | r for r in records]
         loop = asyncio.get_running_loop()
         receipt = await loop.run_in_executor(
             None, lambda: feedback.add(records, row_column=row_column, source=source)

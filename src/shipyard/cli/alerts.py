@@ -164,7 +164,7 @@ def delete_rule(name: str = typer.Argument(..., help="Rule name.")) -> None:
 
 
 def _table(found: list[Alert]) -> Table:
-    table = Table(title=f"{len(found)} alerts")
+    table = Table(title=f"{len(found)} alert{'' if len(found) == 1 else 's'}")
     for column in ("id", "state", "severity", "rule", "count", "last seen", "summary"):
         table.add_column(column, justify="right" if column in ("id", "count") else "left")
     for a in found:

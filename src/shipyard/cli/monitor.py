@@ -268,13 +268,25 @@ def delete(name: str = typer.Argument(..., help="Monitor name.")) -> None:
 
 
 @app.command()
-def run(name: str = typer.Argument(..., help="Monitor name."), as_json: bool = _JSON) -> None:
+def run(
+    name: str = typer.Argument(..., help="Monitor name."),
+    breaches: bool = typer.Option(
+        False, "--breaches", help="Print only the results that are not ok (all are stored)."
+    ),
+    as_json: bool = _JSON,
+) -> None:
     """Run a monitor now (enabled or not), store its results and print them."""
     done = service().run(name)
     if as_json:
         print_json(done.to_dict())
+        return
+    shown = [r for r in done.results if r.status != "ok"] if breaches else done.results
+    if shown:
+        console.print(_table(_run_title(done), shown))
     else:
-        console.print(_table(_run_title(done), done.results))
+        console.print(_run_title(done))
+    if breaches:
+        console.print(f"{len(done.results) - len(shown)} results ok, not shown")
 
 
 @app.command()

@@ -45,6 +45,7 @@ class MonitorOperations(abc.ABC):
         thresholds: Mapping[str, float] | None = None,
         drift: Mapping[str, Any] | None = None,
         performance: Mapping[str, Any] | None = None,
+        concept: Mapping[str, Any] | None = None,
         enabled: bool = True,
     ) -> Monitor:
         """A new monitor of ``endpoint`` or ``model`` (``shipyard monitor create``):
@@ -63,6 +64,7 @@ class MonitorOperations(abc.ABC):
             "thresholds": dict(thresholds or {}),
             "drift": None if drift is None else dict(drift),
             "performance": None if performance is None else dict(performance),
+            "concept": None if concept is None else dict(concept),
             "enabled": enabled,
         }
         return Monitor.model_validate(self._request("POST", "/monitors", json=body).json())
@@ -88,6 +90,7 @@ class MonitorOperations(abc.ABC):
         thresholds: Mapping[str, float | None] | None = None,
         drift: Mapping[str, Any] | None = None,
         performance: Mapping[str, Any] | None = None,
+        concept: Mapping[str, Any] | None = None,
         enabled: bool | None = None,
     ) -> Monitor:
         """Change what is given (``shipyard monitor update``); ``thresholds``, ``drift``
@@ -104,6 +107,7 @@ class MonitorOperations(abc.ABC):
             "thresholds": None if thresholds is None else dict(thresholds),
             "drift": None if drift is None else dict(drift),
             "performance": None if performance is None else dict(performance),
+            "concept": None if concept is None else dict(concept),
             "enabled": enabled,
         }
         sent = {k: v for k, v in body.items() if v is not None}

@@ -103,6 +103,7 @@ def test_monitor_from_the_command_line(run, scene: Scene) -> None:  # type: igno
         "thresholds": {},
         "drift": {"mode": "calibrated"},
         "performance": {"segment_by": "age", "bins": [18.0, 65.0, 90.0]},
+        "concept": {},
     }
     bad = run("monitor", "update", "drift", "--drift-mode", "strict")
     assert bad.code == 1 and "mode must be 'fixed' or 'calibrated'" in bad.err

@@ -288,6 +288,7 @@ def test_an_empty_window_gives_no_data(scene: Scene, monitors: MonitorService) -
         "target_drift",
         "data_quality",
         "performance",
+        "concept_drift",
         "operations",
     }
     assert run.status == "no_data"
@@ -418,3 +419,51 @@ def test_target_drift_compares_feedback_labels_with_the_training_target(
     moved = monitors.run("labels", _soon())
     value, status = _one(moved, "target_drift", "label")
     assert status == "breach" and value is not None and value < 0.05  # a p-value here
+
+
+def test_concept_drift_shows_in_performance_and_the_detector_not_in_data_drift(
+    settings: Settings, scene: Scene, monitors: MonitorService
+) -> None:
+    frame = scene.inputs(2000, 10)
+    ids = scene.answer("calm", frame)
+    predicted = scene.model.predict(frame)
+    store = FeedbackStore(settings.feedback, predictions=settings.predictions)
+    # The world as the model learned it: labels agree with its predictions on most rows.
+    agree = predicted.copy()
+    agree[::20] = 1 - agree[::20]
+    store.add([{"request_id": i, "label": int(y)} for i, y in zip(ids[:1000], agree[:1000])])
+    monitors.create(
+        "concept", endpoint="calm", checks=["data_drift", "performance", "concept_drift"]
+    )
+    before = monitors.run("concept", _soon())
+    assert _one(before, "concept_drift") == (0.0, "ok")
+    assert _detail(before, "concept_drift")["read"] == 1000
+    assert _one(before, "drifted_share")[1] == "ok"
+
+    # The relationship flips with the inputs unchanged: labels now disagree.
+    store.add(
+        [{"request_id": i, "label": int(1 - y)} for i, y in zip(ids[1000:], predicted[1000:])]
+    )
+    after = monitors.run("concept", _soon())
+    found, status = _one(after, "concept_drift")
+    assert status == "breach" and found is not None and found >= 1
+    first = _detail(after, "concept_drift")["detections"][0]  # type: ignore[index]
+    assert 1000 <= first["position"] < 1100  # within 100 labels of the change
+    assert _one(after, "drifted_share")[1] == "ok"  # the inputs did not move
+    assert _one(after, "accuracy")[0] < _one(before, "accuracy")[0] - 0.3  # type: ignore[operator]
+
+    # Labels are read once: with none new, the detector has nothing to say.
+    quiet = monitors.run("concept", _soon())
+    assert _one(quiet, "concept_drift")[1] == "no_data"
+    assert "no labels arrived since the last run (2000 read so far)" in str(
+        _detail(quiet, "concept_drift")["reason"]
+    )
+    state = monitors.get("concept").state
+    assert state is not None and state["concept"]["read"] == 2000
+    # Another detector starts afresh, reading the window's labels again.
+    monitors.update("concept", concept={"detector": "ddm"})
+    again = monitors.run("concept", _soon())
+    assert _detail(again, "concept_drift")["read"] == 2000
+    assert _detail(again, "concept_drift")["detector"] == "ddm"
+    with pytest.raises(InvalidInputError, match="concept detector 'nope' is not known"):
+        monitors.update("concept", concept={"detector": "nope"})

@@ -59,6 +59,7 @@ def create_monitor(body: MonitorCreate, monitors: MonitorsDep, actor: ActorDep) 
         thresholds=body.thresholds,
         drift=body.drift,
         performance=body.performance,
+        concept=body.concept,
         enabled=body.enabled,
         actor=actor,
     )
@@ -106,6 +107,7 @@ def update_monitor(
         thresholds=body.thresholds,
         drift=body.drift,
         performance=body.performance,
+        concept=body.concept,
         enabled=body.enabled,
         actor=actor,
     )

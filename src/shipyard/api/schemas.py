@@ -183,7 +183,7 @@ class MonitorCreate(BaseModel):
         None
     )
     """Checks to run (default all): data_drift, prediction_drift, target_drift,
-    data_quality, performance, operations."""
+    data_quality, performance, concept_drift, operations."""
     window: Duration | None = None
     """The window: the last ``30m``, ``1h``, ``24h``… or seconds (default ``1h``)."""
     rows: int | None = None
@@ -200,6 +200,9 @@ class MonitorCreate(BaseModel):
     performance: Options | None = None
     """Performance per segment too: ``{"segment_by": "region"}`` or, binned,
     ``{"segment_by": "age", "bins": [0, 18, 65, 120]}`` (or a number of quantile bins)."""
+    concept: Options | None = None
+    """The online detector of the ``concept_drift`` check: ``{"detector": "adwin"}``
+    (default), ``"page_hinkley"`` or ``"ddm"``, with its parameters."""
     enabled: bool = True
     """``false`` creates it without scheduling it."""
 
@@ -223,6 +226,8 @@ class MonitorChange(BaseModel):
     drift: Options | None = None
     performance: Options | None = None
     """Merged into the monitor's: ``segment_by`` and ``bins`` (``null`` removes one)."""
+    concept: Options | None = None
+    """Replaces the concept-drift detector (its state starts afresh)."""
     enabled: bool | None = None
     """Schedule it (``true``) or stop (``false``)."""
 

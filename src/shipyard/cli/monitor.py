@@ -159,6 +159,11 @@ def create(
         help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges "
         "(0,18,65,120).",
     ),
+    concept_detector: str = typer.Option(
+        None,
+        "--concept-detector",
+        help="The online detector of concept_drift: adwin (default), page_hinkley or ddm.",
+    ),
     disabled: bool = typer.Option(False, "--disabled", help="Create it without scheduling it."),
     as_json: bool = _JSON,
 ) -> None:
@@ -175,6 +180,7 @@ def create(
         thresholds=_thresholds(threshold),
         drift={"mode": drift_mode} if drift_mode else None,
         performance=_segments(segment_by, segment_bins),
+        concept={"detector": concept_detector} if concept_detector else None,
         enabled=not disabled,
     )
     if as_json:
@@ -238,6 +244,11 @@ def update(
         help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges "
         "(0,18,65,120).",
     ),
+    concept_detector: str = typer.Option(
+        None,
+        "--concept-detector",
+        help="Replace the concept_drift detector (adwin, page_hinkley, ddm); it starts afresh.",
+    ),
     enable: bool = typer.Option(None, "--enable/--disable", help="Schedule it, or stop."),
     as_json: bool = _JSON,
 ) -> None:
@@ -252,6 +263,7 @@ def update(
         thresholds=_thresholds(threshold) if threshold else None,
         drift={"mode": drift_mode} if drift_mode else None,
         performance=_segments(segment_by, segment_bins),
+        concept={"detector": concept_detector} if concept_detector else None,
         enabled=enable,
     )
     if as_json:

@@ -1,6 +1,11 @@
 """The checks of a monitor, on frames already read: each returns the numbers it measured
 with their thresholds and statuses (no I/O here).
 
+- ``concept_drift``: the errors of the rows whose labels arrived since the last run, in
+  the order they arrived, fed to an online detector (:mod:`shipyard.stats.streaming`,
+  ADWIN unless the ``concept`` options name another) whose state carries over from run to
+  run; ``concept_drift`` counts the changes it detected (breached above 0), each with its
+  request id and time in ``detail``.
 - ``operations``: ``request_count``, ``error_rate``, ``fallback_rate`` (shares of
   requests) and ``p50_latency_ms`` / ``p99_latency_ms`` (per request) of the window.
 - ``data_drift``: one ``drift`` result per input column (the test's p-value or distance,
@@ -29,6 +34,7 @@ A check with nothing to measure (an empty window or reference, no labels) return
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,10 +42,12 @@ import pandas as pd
 
 from shipyard.monitoring.spec import THRESHOLDS, Check, Monitor, Status
 from shipyard.schema.signature import Signature
+from shipyard.stats._columns import float_values
 from shipyard.stats.drift import drift_report
 from shipyard.stats.performance import classification_performance, regression_performance
 from shipyard.stats.profile import DatasetProfile
 from shipyard.stats.quality import data_quality
+from shipyard.stats.streaming import DETECTORS, detect, detector_from_state
 
 
 class Measure(NamedTuple):
@@ -476,3 +484,89 @@ def _probabilities(window: pd.DataFrame, classes: list[Any] | None) -> Any:
     if matrix.ndim != 2 or matrix.shape[1] != len(classes):
         return None
     return matrix
+
+
+# -- concept drift -----------------------------------------------------------------------
+
+
+def concept_drift(
+    monitor: Monitor,
+    window: pd.DataFrame,
+    task: str | None,
+    classes: list[Any] | None,
+    saved: Mapping[str, Any] | None,
+) -> tuple[list[Measure], dict[str, Any]]:
+    """Feed the errors of the window's rows whose labels arrived since the last run (in
+    the order they arrived) to the monitor's online detector, carried over from run to
+    run in ``saved``; returns the results and the state to carry over.
+
+    ``window``: the log rows with ``label`` and ``received_at`` (null where no feedback
+    came). An error is 1/0 for a wrong/right class, or the absolute error of a value."""
+    check: Check = "concept_drift"
+    options = dict(monitor.options.get("concept") or {"detector": "adwin"})
+    fresh = not saved or saved.get("options") != options
+    state: dict[str, Any] = (
+        {"options": options, "detector": None, "cursor": None, "read": 0, "detections": 0}
+        if fresh
+        else dict(saved or {})
+    )
+    params = {k: v for k, v in options.items() if k != "detector"}
+    detector = (
+        DETECTORS[options["detector"]](**params)
+        if state["detector"] is None
+        else detector_from_state(state["detector"])
+    )
+    if window.empty or "label" not in window:
+        return no_data(check, "no predictions in the window", check), state
+    answered = window["prediction"].notna() & window["label"].notna()
+    if "error" in window:
+        answered &= window["error"].isna()
+    rows = window[answered]
+    if state["cursor"] is not None:
+        rows = rows[rows["received_at"] > pd.Timestamp(state["cursor"])]
+    if rows.empty:
+        why = (
+            f"no labels arrived since the last run ({state['read']} read so far); load them "
+            "with: shipyard feedback load FILE"
+        )
+        return no_data(check, why, check), state
+    rows = rows.sort_values(["received_at", "time", "request_id", "row"], kind="stable")
+    predictions = rows["prediction"].infer_objects()
+    if task is None:
+        floating = pd.api.types.is_float_dtype(predictions)
+        task = "regression" if floating and (predictions % 1 != 0).any() else "classification"
+    labels, usable = _like(
+        rows["label"].infer_objects(), predictions, classes if task != "regression" else None
+    )
+    if task == "regression":
+        errors = np.abs(float_values(predictions) - float_values(labels))
+    else:
+        errors = (predictions.to_numpy() != labels.to_numpy()).astype(np.float64)
+    errors = np.asarray(errors, dtype=np.float64)[usable.to_numpy()]
+    fed = rows[usable.to_numpy()]
+    found = detect(detector, errors.tolist())
+    detections = [
+        {
+            "request_id": str(fed["request_id"].iloc[i]),
+            "time": fed["time"].iloc[i].isoformat(),
+            "received_at": fed["received_at"].iloc[i].isoformat(),
+            "position": state["read"] + i,
+        }
+        for i in found
+    ]
+    state |= {
+        "detector": detector.state(),
+        "cursor": rows["received_at"].max().isoformat(),
+        "read": state["read"] + len(errors),
+        "detections": state["detections"] + len(found),
+    }
+    detail = {
+        "detector": options["detector"],
+        "task": task,
+        "read": len(errors),
+        "read_total": state["read"],
+        "mean_error": float(errors.mean()) if errors.size else None,
+        "detections": detections,
+        "unusable_labels": int((~usable).sum()),
+    }
+    return [_measure(monitor, check, "concept_drift", float(len(found)), detail=detail)], state

@@ -35,6 +35,7 @@ from shipyard.monitoring.spec import (
     MonitorResult,
     MonitorRun,
     parse_checks,
+    parse_concept_options,
     parse_drift_options,
     parse_performance_options,
     parse_reference,
@@ -129,13 +130,15 @@ class MonitorService:
         thresholds: Mapping[str, Any] | None = None,
         drift: Mapping[str, Any] | None = None,
         performance: Mapping[str, Any] | None = None,
+        concept: Mapping[str, Any] | None = None,
         enabled: bool = True,
         actor: str | None = None,
     ) -> Monitor:
         """A new monitor of ``endpoint`` or ``model`` (see :mod:`shipyard.monitoring.spec`
         for windows and references, :mod:`shipyard.monitoring.checks` for checks and
         threshold keys; ``drift``: options of the drift tests, e.g. ``{"mode":
-        "calibrated"}``; ``performance``: ``{"segment_by": COLUMN, "bins": 4}``)."""
+        "calibrated"}``; ``performance``: ``{"segment_by": COLUMN, "bins": 4}``; ``concept``:
+        the online detector of the ``concept_drift`` check, e.g. ``{"detector": "ddm"}``)."""
         _name(name)
         values: dict[str, Any] = {
             "checks": parse_checks(checks),
@@ -146,6 +149,7 @@ class MonitorService:
                 "thresholds": parse_thresholds(thresholds),
                 "drift": parse_drift_options(drift),
                 "performance": parse_performance_options(performance),
+                "concept": parse_concept_options(concept),
             },
             "enabled": bool(enabled),
         }
@@ -205,11 +209,13 @@ class MonitorService:
         thresholds: Mapping[str, Any] | None = None,
         drift: Mapping[str, Any] | None = None,
         performance: Mapping[str, Any] | None = None,
+        concept: Mapping[str, Any] | None = None,
         enabled: bool | None = None,
         actor: str | None = None,
     ) -> Monitor:
         """Change what is given; ``thresholds``, ``drift`` and ``performance`` are merged
-        into the monitor's (a key set to ``None`` returns to its default)."""
+        into the monitor's (a key set to ``None`` returns to its default); ``concept``
+        replaces the detector (its state starts afresh)."""
         changes: dict[str, Any] = {}
         if checks is not None:
             changes["checks"] = parse_checks(checks)
@@ -224,7 +230,7 @@ class MonitorService:
         who = self._actor(actor)
         with self.db.session(write=True) as s:
             row = self._row(s, name, lock=True)
-            if thresholds is not None or drift is not None or performance is not None:
+            if any(o is not None for o in (thresholds, drift, performance, concept)):
 
                 def merged(key: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
                     both = dict(row.options.get(key, {})) | dict(given or {})
@@ -234,6 +240,9 @@ class MonitorService:
                     "thresholds": parse_thresholds(merged("thresholds", thresholds)),
                     "drift": parse_drift_options(merged("drift", drift)),
                     "performance": parse_performance_options(merged("performance", performance)),
+                    "concept": parse_concept_options(
+                        row.options.get("concept") if concept is None else concept
+                    ),
                 }
             before = {key: getattr(row, key) for key in changes}
             for key, value in changes.items():
@@ -387,9 +396,10 @@ class MonitorService:
         ref, version = self.log.reference(monitor, window, before)
         current = inputs_of(window)
         measures: Measures = []
+        carry: dict[str, Any] = {}
         for check in monitor.checks:
             try:
-                measures += self._check(monitor, check, window, current, ref, version)
+                measures += self._check(monitor, check, window, current, ref, version, carry)
             except ShipyardError as exc:
                 measures.append(
                     Measure(check, "error", None, None, None, "error", {"error": str(exc)})
@@ -421,6 +431,12 @@ class MonitorService:
             s.add_all(stored)
             if row.last_run_at is None or row.last_run_at < now:
                 row.last_run_at = now
+            if carry:
+                # A run that raced another one keeps the state that one saved: the labels
+                # it read are not read twice.
+                started = (monitor.state or {}).get("concept")
+                if (row.state or {}).get("concept") == started:
+                    row.state = {**(row.state or {}), **carry}
             s.flush()
             results = [_result(monitor.name, r) for r in stored]
         return MonitorRun(
@@ -442,7 +458,9 @@ class MonitorService:
         current: pd.DataFrame,
         ref: Reference,
         version: ModelVersion | None,
+        carry: dict[str, Any],
     ) -> Measures:
+        """The check's results; what it carries over to the next run goes in ``carry``."""
         if check == "operations":
             return checks.operations(monitor, window)
         if check == "data_drift":
@@ -458,7 +476,8 @@ class MonitorService:
             labelled.append(ref.frame)
         keys = pd.concat([f[["request_id", "row"]] for f in labelled], ignore_index=True)
         labels = read_feedback(self.feedback, keys=keys)
-        joined = join_feedback(window, labels) if not window.empty else window
+        columns = ("label", "received_at") if check == "concept_drift" else ("label",)
+        joined = join_feedback(window, labels, columns=columns) if not window.empty else window
         if check == "target_drift":
             reference = ref.targets
             if reference is None and ref.frame is not None and not ref.frame.empty:
@@ -479,6 +498,10 @@ class MonitorService:
             if output.kind not in ("class_labels", "regression_value"):
                 task = None
             classes = output.classes
+        if check == "concept_drift":
+            saved = (monitor.state or {}).get("concept")
+            measures, carry["concept"] = checks.concept_drift(monitor, joined, task, classes, saved)
+            return measures
         return checks.performance(monitor, joined, task, classes)
 
 

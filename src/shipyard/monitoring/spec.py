@@ -24,9 +24,16 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from shipyard.endpoints.plan import format_duration, parse_duration
 from shipyard.errors import InvalidInputError
 from shipyard.stats.drift import check_options
+from shipyard.stats.streaming import DETECTORS
 
 Check = Literal[
-    "data_drift", "prediction_drift", "target_drift", "data_quality", "performance", "operations"
+    "data_drift",
+    "prediction_drift",
+    "target_drift",
+    "data_quality",
+    "performance",
+    "concept_drift",
+    "operations",
 ]
 CHECKS: tuple[Check, ...] = (
     "data_drift",
@@ -34,6 +41,7 @@ CHECKS: tuple[Check, ...] = (
     "target_drift",
     "data_quality",
     "performance",
+    "concept_drift",
     "operations",
 )
 Status = Literal["ok", "breach", "no_data", "error"]
@@ -62,6 +70,7 @@ THRESHOLDS: dict[str, tuple[float | None, Literal["max", "min"]]] = {
     "mae": (None, "max"),
     "rmse": (None, "max"),
     "mape": (None, "max"),
+    "concept_drift": (0.0, "max"),
     "request_count": (None, "min"),
     "error_rate": (0.05, "max"),
     "fallback_rate": (None, "max"),
@@ -82,6 +91,7 @@ METRICS: frozenset[str] = frozenset(THRESHOLDS) - {
     "missing_columns",
     "labelled_rows",
     "segments",
+    "concept_drift",
     "error",
     "rows",
 }
@@ -238,6 +248,25 @@ def parse_performance_options(options: Mapping[str, Any] | None) -> dict[str, An
     return out
 
 
+def parse_concept_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"detector": "adwin" | "page_hinkley" | "ddm", ...its parameters}`` for the
+    ``concept_drift`` check (default ADWIN with its defaults); checked by building it."""
+    out = dict(options or {})
+    if not out:
+        return {}
+    key = out.get("detector", "adwin")
+    if key not in DETECTORS:
+        raise InvalidInputError(
+            f"concept detector {key!r} is not known; choose from {', '.join(DETECTORS)}"
+        )
+    params = {k: v for k, v in out.items() if k != "detector"}
+    try:
+        DETECTORS[key](**params)
+    except TypeError as exc:
+        raise InvalidInputError(f"concept detector {key}: {exc}; see its parameters") from None
+    return {"detector": key, **params}
+
+
 def describe_window(window: Mapping[str, Any]) -> str:
     """``1h`` or ``500 rows``."""
     if window["kind"] == "rows":
@@ -267,10 +296,13 @@ class Monitor(BaseModel):
     """``{"kind": "training" | "previous"}`` or ``{"kind": "fixed", "start", "end"}``."""
     schedule_s: float
     options: dict[str, Any]
-    """``thresholds`` (by key of :data:`THRESHOLDS`), ``drift`` (drift_report options) and
-    ``performance`` (``segment_by`` and ``bins``)."""
+    """``thresholds`` (by key of :data:`THRESHOLDS`), ``drift`` (drift_report options),
+    ``performance`` (``segment_by`` and ``bins``) and ``concept`` (the detector)."""
     enabled: bool
     last_run_at: datetime | None
+    state: dict[str, Any] | None = None
+    """What runs carry over: ``concept``, the concept-drift detector's saved state, the
+    ``received_at`` of the last label it read, and its counts."""
     created_by: str
     created_at: datetime
     updated_at: datetime

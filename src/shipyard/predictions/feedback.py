@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -294,24 +294,27 @@ def _read_ordered(files: list[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+def join_feedback(
+    predictions: pd.DataFrame, feedback: pd.DataFrame, *, columns: Sequence[str] = ("label",)
+) -> pd.DataFrame:
     """``predictions`` (as read from the prediction log) with a ``label`` column: the
-    latest label for each row's request id and row, or null."""
+    latest label for each row's request id and row, or null (and the label's other
+    ``columns`` too, e.g. ``received_at``)."""
     joined = predictions.copy()
     if not len(predictions) or not len(feedback):
-        joined["label"] = pd.Series(
-            [None] * len(predictions), index=predictions.index, dtype=object
-        )
+        for column in columns:
+            joined[column] = pd.Series(
+                [None] * len(predictions), index=predictions.index, dtype=object
+            )
         return joined
     latest = feedback.drop_duplicates(KEY, keep="last")
-    labels = pd.Series(
-        latest["label"].to_numpy(),
-        index=pd.MultiIndex.from_arrays(
-            [latest["request_id"].astype(str), latest["row"].astype("int64")]
-        ),
+    index = pd.MultiIndex.from_arrays(
+        [latest["request_id"].astype(str), latest["row"].astype("int64")]
     )
     keys = pd.MultiIndex.from_arrays(
         [predictions["request_id"].astype(str), predictions["row"].astype("int64")]
     )
-    joined["label"] = labels.reindex(keys).to_numpy()
+    for column in columns:
+        values = pd.Series(latest[column].to_numpy(), index=index)
+        joined[column] = values.reindex(keys).to_numpy()
     return joined

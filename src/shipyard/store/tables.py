@@ -240,6 +240,8 @@ class MonitorRow(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONType)
     enabled: Mapped[bool] = mapped_column(Boolean)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # What runs carry over: the concept-drift detector and how far it read the feedback.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_by: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -431,7 +431,9 @@ def test_concept_drift_shows_in_performance_and_the_detector_not_in_data_drift(
     # The world as the model learned it: labels agree with its predictions on most rows.
     agree = predicted.copy()
     agree[::20] = 1 - agree[::20]
-    store.add([{"request_id": i, "label": int(y)} for i, y in zip(ids[:1000], agree[:1000])])
+    store.add(
+        [{"request_id": i, "label": int(y)} for i, y in zip(ids[:1000], agree[:1000], strict=True)]
+    )
     monitors.create(
         "concept", endpoint="calm", checks=["data_drift", "performance", "concept_drift"]
     )
@@ -442,7 +444,10 @@ def test_concept_drift_shows_in_performance_and_the_detector_not_in_data_drift(
 
     # The relationship flips with the inputs unchanged: labels now disagree.
     store.add(
-        [{"request_id": i, "label": int(1 - y)} for i, y in zip(ids[1000:], predicted[1000:])]
+        [
+            {"request_id": i, "label": int(1 - y)}
+            for i, y in zip(ids[1000:], predicted[1000:], strict=True)
+        ]
     )
     after = monitors.run("concept", _soon())
     found, status = _one(after, "concept_drift")

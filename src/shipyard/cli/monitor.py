@@ -26,6 +26,14 @@ app = typer.Typer(
 
 _JSON = typer.Option(False, "--json", help="Print JSON.")
 _CHECKS_HELP = f"A check, repeatable (default all): {', '.join(CHECKS)}."
+_SEGMENT_BY = typer.Option(
+    None, "--segment-by", help="Performance per value of this input column too."
+)
+_SEGMENT_BINS = typer.Option(
+    None,
+    "--segment-bins",
+    help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges (0,18,65,120).",
+)
 _THRESHOLD_HELP = f"KEY=NUMBER, repeatable; keys: {', '.join(THRESHOLDS)}."
 
 
@@ -150,15 +158,8 @@ def create(
     drift_mode: str = typer.Option(
         None, "--drift-mode", help="fixed (default) or calibrated drift thresholds."
     ),
-    segment_by: str = typer.Option(
-        None, "--segment-by", help="Performance per value of this input column too."
-    ),
-    segment_bins: str = typer.Option(
-        None,
-        "--segment-bins",
-        help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges "
-        "(0,18,65,120).",
-    ),
+    segment_by: str = _SEGMENT_BY,
+    segment_bins: str = _SEGMENT_BINS,
     concept_detector: str = typer.Option(
         None,
         "--concept-detector",
@@ -235,15 +236,8 @@ def update(
     drift_mode: str = typer.Option(
         None, "--drift-mode", help="fixed or calibrated drift thresholds."
     ),
-    segment_by: str = typer.Option(
-        None, "--segment-by", help="Performance per value of this input column too."
-    ),
-    segment_bins: str = typer.Option(
-        None,
-        "--segment-bins",
-        help="Bin a numeric --segment-by column: a count of quantile bins (4) or edges "
-        "(0,18,65,120).",
-    ),
+    segment_by: str = _SEGMENT_BY,
+    segment_bins: str = _SEGMENT_BINS,
     concept_detector: str = typer.Option(
         None,
         "--concept-detector",

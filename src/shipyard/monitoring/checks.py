@@ -358,6 +358,21 @@ def _like(
     return labels, usable
 
 
+def _labelled(
+    rows: pd.DataFrame, task: str | None, classes: list[Any] | None
+) -> tuple[pd.Series[Any], pd.Series[Any], pd.Series[Any], str]:
+    """The rows' predictions, labels (see :func:`_like`), which labels are usable, and the
+    task (``None``: regression when the predictions have fractions, else classification)."""
+    predictions = rows["prediction"].infer_objects()
+    if task is None:
+        floating = pd.api.types.is_float_dtype(predictions)
+        task = "regression" if floating and (predictions % 1 != 0).any() else "classification"
+    labels, usable = _like(
+        rows["label"].infer_objects(), predictions, classes if task != "regression" else None
+    )
+    return predictions, labels, usable, task
+
+
 def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
@@ -387,13 +402,7 @@ def performance(
             "shipyard feedback load FILE",
             "labelled_rows",
         )
-    predictions = labelled["prediction"].infer_objects()
-    if task is None:
-        floating = pd.api.types.is_float_dtype(predictions)
-        task = "regression" if floating and (predictions % 1 != 0).any() else "classification"
-    labels, usable = _like(
-        labelled["label"].infer_objects(), predictions, classes if task != "regression" else None
-    )
+    predictions, labels, usable, task = _labelled(labelled, task, classes)
     detail: dict[str, Any] = {"task": task}
     if not usable.all():
         odd = labelled["label"][~usable]
@@ -531,13 +540,7 @@ def concept_drift(
         )
         return no_data(check, why, check), state
     rows = rows.sort_values(["received_at", "time", "request_id", "row"], kind="stable")
-    predictions = rows["prediction"].infer_objects()
-    if task is None:
-        floating = pd.api.types.is_float_dtype(predictions)
-        task = "regression" if floating and (predictions % 1 != 0).any() else "classification"
-    labels, usable = _like(
-        rows["label"].infer_objects(), predictions, classes if task != "regression" else None
-    )
+    predictions, labels, usable, task = _labelled(rows, task, classes)
     if task == "regression":
         errors = np.abs(float_values(predictions) - float_values(labels))
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
@@ -35,15 +35,7 @@ Check = Literal[
     "concept_drift",
     "operations",
 ]
-CHECKS: tuple[Check, ...] = (
-    "data_drift",
-    "prediction_drift",
-    "target_drift",
-    "data_quality",
-    "performance",
-    "concept_drift",
-    "operations",
-)
+CHECKS: tuple[Check, ...] = get_args(Check)
 Status = Literal["ok", "breach", "no_data", "error"]
 #: Worst first: a run's status is its worst result's.
 SEVERITY: tuple[Status, ...] = ("error", "breach", "no_data", "ok")

@@ -8,7 +8,18 @@ from typing import Any, NoReturn
 import pydantic
 import typer
 
-from shipyard.cli import ab, alerts, alias, db, endpoints, feedback, models, monitor, rollout
+from shipyard.cli import (
+    ab,
+    alerts,
+    alias,
+    batch,
+    db,
+    endpoints,
+    feedback,
+    models,
+    monitor,
+    rollout,
+)
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 
@@ -29,6 +40,7 @@ app.add_typer(ab.app, name="ab")
 app.add_typer(rollout.app, name="rollout")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(batch.app, name="batch")
 
 
 @app.command()

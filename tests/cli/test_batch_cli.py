@@ -1,0 +1,54 @@
+"""``shipyard batch score`` from the command line: a summary (or JSON), the rejects, and
+one-line errors that say what to do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from batch.scene import classifier, inputs, write
+from shipyard.config import Settings
+from shipyard.registry import Registry
+
+
+def test_batch_score_from_the_command_line(  # type: ignore[no-untyped-def]
+    run, registry: Registry, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", settings.database_url)
+    classifier(registry)
+    source = write(inputs(25_000), tmp_path / "in.parquet")
+    out = tmp_path / "scores"
+    done = run(
+        "batch", "score", "models:/clf/1", "--input", str(source), "--output", str(out),
+        "--id-column", "id", "--job-id", "nightly",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert done.out.startswith("job nightly: 25,000 rows in, 24,997 scored, 3 rejected")
+    assert f"rejected rows (1 on f0, 1 on f2, 1 on f4) with their reasons: {out}-rejects" in (
+        done.out
+    )
+    again = run(
+        "batch", "score", "models:/clf/1", "--input", str(source), "--output", str(out),
+        "--id-column", "id", "--job-id", "nightly", "--json",
+    )  # fmt: skip
+    result = json.loads(again.out)
+    assert (result["chunks"], result["chunks_skipped"], result["rows_out"]) == (3, 3, 24_997)
+
+    for args, hint in [
+        (("models:/nope/1", "--input", str(source), "--output", str(tmp_path / "a")), "nope"),
+        (("models:/clf/1", "--input", "missing.csv", "--output", str(tmp_path / "b")), "a glob"),
+        (
+            ("models:/clf/1", "--input", str(source), "--output", str(out)),
+            "resume it with --job-id nightly",
+        ),
+        (
+            ("models:/clf/1", "--input", str(source), "--output", str(tmp_path / "c"),
+             "--fail-on-reject"),
+            "--fail-on-reject stops the job",
+        ),
+    ]:  # fmt: skip
+        failed = run("batch", "score", *args)
+        assert failed.code == 1, args
+        assert hint in failed.err and len(failed.err.strip().splitlines()) == 1, failed.err

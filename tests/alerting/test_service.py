@@ -273,6 +273,18 @@ def test_the_server_round_does_not_wait_for_retries(
     assert len(http.received) == 1
 
 
+def test_an_alert_id_is_never_given_again(
+    scene: Scene, monitors: MonitorService, alerts: AlertService
+) -> None:
+    breach(scene, monitors)
+    alerts.create_rule("first", source=OPS)
+    (gone,) = alerts.evaluate()
+    alerts.delete_rule("first")  # with its alerts
+    alerts.create_rule("second", source=OPS)
+    (fresh,) = alerts.evaluate()
+    assert fresh.id > gone.id
+
+
 def test_a_new_rule_fires_on_the_breach_standing_now(
     scene: Scene, monitors: MonitorService, alerts: AlertService, http: HTTPReceiver
 ) -> None:

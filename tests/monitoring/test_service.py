@@ -415,6 +415,13 @@ def test_target_drift_compares_feedback_labels_with_the_training_target(
     store.add([{"request_id": i, "label": int(y)} for i, y in zip(ids, truth, strict=True)])
     same = monitors.run("labels", _soon())
     assert _one(same, "target_drift", "label")[1] == "ok"
+    # A label sent as text reads as its number; one that is no number is left out.
+    store.add([{"request_id": ids[0], "label": str(truth[0])}])
+    store.add([{"request_id": ids[1], "label": "abc"}])
+    mixed = monitors.run("labels", _soon())
+    assert _one(mixed, "target_drift", "label")[1] == "ok"
+    noted = _detail(mixed, "target_drift", "label")
+    assert noted["unusable_labels"] == 1 and noted["examples"] == ["'abc'"]
     store.add([{"request_id": i, "label": 1} for i in ids])  # the newest labels win
     moved = monitors.run("labels", _soon())
     value, status = _one(moved, "target_drift", "label")

@@ -80,3 +80,48 @@ def test_write_transaction_rolls_back_on_error(database_url: str) -> None:
     with database.session() as session:
         assert session.execute(text("SELECT count(*) FROM models")).scalar() == 0
     database.dispose()
+
+
+def test_alert_ids_are_never_reused_and_the_upgrade_keeps_deliveries(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    database = Database(f"sqlite:///{path}", migrate=False)
+    database.upgrade("0006")
+    stamp = "'2026-11-01 00:00:00'"
+    with sqlite3.connect(path) as con:
+        con.execute(
+            "INSERT INTO alert_rules (id, name, source, condition, severity, cooldown_s, "
+            f"channels, enabled, cursor, created_by, created_at, updated_at) VALUES (1, 'r', "
+            f"'{{}}', 'status == breach', 'warning', 0, '[]', 1, 0, 'me', {stamp}, {stamp})"
+        )
+        con.execute(
+            "INSERT INTO alerts (id, rule_id, dedup_key, state, severity, first_seen, "
+            "last_seen, fired_at, summary, detail, count) VALUES (5, 1, 'k', 'firing', "
+            f"'warning', {stamp}, {stamp}, {stamp}, 's', '{{}}', 1)"
+        )
+        con.execute(
+            "INSERT INTO alert_deliveries (alert_id, channel, event, attempt, at, ok) "
+            f"VALUES (5, 'webhook#1', 'firing', 1, {stamp}, 1)"
+        )
+    assert database.upgrade() == ("0006", database.head_revision())
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA foreign_keys=ON")
+        assert con.execute("SELECT alert_id, channel FROM alert_deliveries").fetchall() == [
+            (5, "webhook#1")
+        ]
+        con.execute("DELETE FROM alerts WHERE id = 5")
+        con.execute(
+            "INSERT INTO alerts (rule_id, dedup_key, state, severity, first_seen, last_seen, "
+            f"fired_at, summary, detail, count) VALUES (1, 'k', 'firing', 'warning', {stamp}, "
+            f"{stamp}, {stamp}, 's', '{{}}', 1)"
+        )
+        assert con.execute("SELECT id FROM alerts").fetchall() == [(6,)]
+        # the partial index still lets a resolved and a firing alert share a key
+        con.execute("UPDATE alerts SET state = 'resolved'")
+        con.execute(
+            "INSERT INTO alerts (rule_id, dedup_key, state, severity, first_seen, last_seen, "
+            f"fired_at, summary, detail, count) VALUES (1, 'k', 'firing', 'warning', {stamp}, "
+            f"{stamp}, {stamp}, 's', '{{}}', 1)"
+        )
+    database.dispose()

@@ -226,8 +226,24 @@ def target_drift(
     why_no_reference: str = "the reference has no labels",
 ) -> list[Measure]:
     """Drift of the labels feedback gave the window's rows against the reference's
-    (the training target, or the labels of the reference window)."""
-    return _series_drift(
+    (the training target, or the labels of the reference window). Labels are read in the
+    reference's type (text ``"1"`` as the number 1); those that are not of it are left
+    out and counted, as the performance check does."""
+    odd: dict[str, Any] = {}
+    if current is not None and reference is not None:
+        reference = reference.dropna().infer_objects()
+        given = current.dropna().infer_objects()
+        labels, usable = _like(given, reference, None)
+        if not usable.all():
+            examples = sorted({repr(v) for v in given[~usable]})[:5]
+            odd = {
+                "unusable_labels": int((~usable).sum()),
+                "examples": examples,
+                "reason": f"{int((~usable).sum())} label(s) are not of the reference's type "
+                f"(e.g. {', '.join(examples)}); they are left out",
+            }
+        current = labels[usable]
+    measures = _series_drift(
         monitor,
         "target_drift",
         "label",
@@ -237,6 +253,7 @@ def target_drift(
         "load FILE, or POST /v1/endpoints/NAME/feedback",
         why_no_reference,
     )
+    return [m._replace(detail={**m.detail, **odd}) for m in measures] if odd else measures
 
 
 def _series_drift(

@@ -314,6 +314,8 @@ class AlertRow(Base):
             postgresql_where=OPEN_ALERT,
         ),
         Index("ix_alerts_state", "state"),
+        # Never reuse an id (SQLite would give a deleted rule's last alert id again).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -136,4 +136,6 @@ def test_monitor_errors_say_what_to_do(run, scene: Scene) -> None:  # type: igno
     ran = run("monitor", "run", "m")
     assert "why" in ran.out and "no feedback labels" in ran.out  # no_data says why
     other = run("monitor", "results", "m", "--metric", "nosuch")
-    assert "no results of m match; see its metrics with: shipyard monitor results m" in other.out
+    assert other.code == 1 and "--metric 'nosuch' is not one a monitor stores" in other.err
+    none = run("monitor", "results", "m", "--metric", "accuracy", "--since", "24h")
+    assert "no results of m match; see its metrics with: shipyard monitor results m" in none.out

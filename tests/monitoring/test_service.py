@@ -234,9 +234,10 @@ def test_performance_per_segment_and_labels_of_another_type(
 
     with pytest.raises(InvalidInputError, match="bins"):
         monitors.update("segments", performance={"bins": [3, 1]})
-    monitors.update("segments", performance={"segment_by": "nope", "bins": None})
-    missing = monitors.run("segments", _soon())
-    assert "'nope' is not among" in str(_detail(missing, "segments")["reason"])
+    with pytest.raises(InvalidInputError, match="segment_by 'nope' is not an input column.*age"):
+        monitors.update("segments", performance={"segment_by": "nope", "bins": None})
+    with pytest.raises(InvalidInputError, match="segment_by 'nope'"):
+        monitors.create("other", model="churn", performance={"segment_by": "nope"})
 
 
 def test_results_are_a_time_series(

@@ -510,6 +510,7 @@ def test_feedback_through_the_endpoint_joins_its_predictions(site: Site) -> None
     for body, message in [
         ([1, 2], "the body must be an object"),
         ({"label": 1}, "the body: missing request_id"),
+        ({"request_id": "x", "label": 1, "row": -1}, "row must be a whole number from 0"),
         ({"feedback": []}, "feedback must be a non-empty list"),
         ({"feedback": [{"request_id": "x", "label": 1, "score": 2}]}, "unknown field(s) score"),
     ]:

@@ -141,6 +141,11 @@ def create_rule(
         print_json(created.to_dict())
     else:
         console.print(escape(_rule_line(created)))
+        if not created.channels:
+            console.print(
+                "  no channels: its alerts are recorded and listed (shipyard alerts list); "
+                "nothing is sent (add --webhook, --slack or --email)"
+            )
 
 
 @rules.command("list")

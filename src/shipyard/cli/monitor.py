@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +10,12 @@ import typer
 from rich.table import Table
 
 from shipyard.cli._common import console, print_json, registry, when
-from shipyard.endpoints.plan import format_duration
+from shipyard.endpoints.plan import format_duration, parse_duration
 from shipyard.errors import InvalidInputError
 from shipyard.fields import parse_time
 from shipyard.monitoring import CHECKS, THRESHOLDS, Monitor, MonitorResult, MonitorRun
 from shipyard.monitoring import MonitorService as Service
-from shipyard.monitoring.spec import describe_reference, describe_window
+from shipyard.monitoring.spec import METRICS, describe_reference, describe_window
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -80,6 +80,11 @@ def _segments(column: str | None, bins: str | None) -> dict[str, Any] | None:
 
 
 def _since(value: str | None) -> datetime | None:
+    """An ISO 8601 time, or a while back from now (``24h``, ``7d``)."""
+    if value is None or not value.strip() or not value.strip()[-1].isalpha():
+        return parse_time(value, "--since")
+    if value.strip()[-1] in "smhdw" and value.strip()[:-1].replace(".", "", 1).isdigit():
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value, "--since"))
     return parse_time(value, "--since")
 
 
@@ -97,8 +102,10 @@ def _print(monitor: Monitor) -> None:
     thresholds = monitor.options.get("thresholds", {})
     if thresholds:
         console.print("  thresholds " + ", ".join(f"{k}={v:g}" for k, v in thresholds.items()))
-    if monitor.options.get("drift"):
-        console.print(f"  drift options {monitor.options['drift']}")
+    for key, label in (("drift", "drift"), ("performance", "performance"), ("concept", "concept")):
+        if monitor.options.get(key):
+            shown = ", ".join(f"{k}={v}" for k, v in monitor.options[key].items())
+            console.print(f"  {label} options {shown}")
     last = when(monitor.last_run_at) if monitor.last_run_at else "never"
     console.print(f"  created {when(monitor.created_at)} by {monitor.created_by}; last run {last}")
 
@@ -299,11 +306,18 @@ def run(
 def results(
     name: str = typer.Argument(..., help="Monitor name."),
     metric: str = typer.Option(None, "--metric", help="Only this metric, e.g. drift."),
-    since: str = typer.Option(None, "--since", help="Only from this time on (ISO 8601)."),
+    since: str = typer.Option(
+        None, "--since", help="Only from this time on (ISO 8601), or the last while (24h, 7d)."
+    ),
     limit: int = typer.Option(500, "--limit", min=1, help="At most the latest N results."),
     as_json: bool = _JSON,
 ) -> None:
     """The monitor's results over time, oldest first."""
+    if metric is not None and metric not in METRICS:
+        raise InvalidInputError(
+            f"--metric {metric!r} is not one a monitor stores; choose from "
+            f"{', '.join(sorted(METRICS))}"
+        )
     found = service().results(name, metric=metric, since=_since(since), limit=limit)
     if as_json:
         print_json([r.to_dict() for r in found])

@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 
 from shipyard.config import Settings
+from shipyard.endpoints.policy import TrafficPolicy
 from shipyard.endpoints.service import endpoint_row
 from shipyard.errors import ConflictError, InvalidInputError, MonitorNotFoundError, ShipyardError
 from shipyard.monitoring import checks
@@ -52,7 +53,7 @@ from shipyard.registry.names import validate_model_name
 from shipyard.registry.types import ModelVersion
 from shipyard.reports.data import ReportData, ReportWindow, TrendPoint, column_histograms
 from shipyard.stats.drift import drift_report
-from shipyard.store.tables import MonitorResultRow, MonitorRow, utcnow
+from shipyard.store.tables import EndpointRevisionRow, MonitorResultRow, MonitorRow, utcnow
 
 log = logging.getLogger("shipyard.monitors")
 Monitors = list[Monitor]
@@ -116,6 +117,37 @@ class MonitorService:
         self.registry.get_model(model)
         return "model", model
 
+    def _inputs_of(self, target_kind: str, target: str) -> set[str]:
+        """The input columns of the versions the target serves (an endpoint's current
+        revision, or every version of a model); empty when none is known."""
+        if target_kind == "model":
+            versions = self.registry.list_versions(target, limit=1000)
+        else:
+            with self.db.session() as s:
+                row = endpoint_row(s, target)
+                revision = s.scalars(
+                    select(EndpointRevisionRow).where(
+                        EndpointRevisionRow.endpoint_id == row.id,
+                        EndpointRevisionRow.revision == row.current_revision,
+                    )
+                ).first()
+                uris = (
+                    [] if revision is None else TrafficPolicy.model_validate(revision.policy).models
+                )
+            versions = [self.registry.resolve(uri) for uri in uris]
+        return {name for v in versions for name in v.signature.names}
+
+    def _check_segment(self, target_kind: str, target: str, options: Mapping[str, Any]) -> None:
+        column = options.get("segment_by")
+        if column is None:
+            return
+        known = self._inputs_of(target_kind, target)
+        if known and column not in known:
+            raise InvalidInputError(
+                f"segment_by {column!r} is not an input column of {target_kind} {target!r}; "
+                f"choose one of {', '.join(sorted(known))}"
+            )
+
     def create(
         self,
         name: str,
@@ -154,6 +186,7 @@ class MonitorService:
             "enabled": bool(enabled),
         }
         target_kind, target = self._target(endpoint, model)
+        self._check_segment(target_kind, target, values["options"]["performance"])
         who = self._actor(actor)
         with self.db.session(write=True) as s:
             if s.scalars(select(MonitorRow.id).where(MonitorRow.name == name)).first():
@@ -244,6 +277,8 @@ class MonitorService:
                         row.options.get("concept") if concept is None else concept
                     ),
                 }
+            if "options" in changes:
+                self._check_segment(row.target_kind, row.target, changes["options"]["performance"])
             before = {key: getattr(row, key) for key in changes}
             for key, value in changes.items():
                 setattr(row, key, value)

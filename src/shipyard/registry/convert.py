@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,8 @@ def jsonable(value: Any, *, depth: int = 0) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime) and value.utcoffset() == timedelta(0):
+        return value.isoformat().replace("+00:00", "Z")  # as the API writes UTC times
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Mapping):

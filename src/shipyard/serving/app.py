@@ -142,9 +142,17 @@ def feedback_records(body: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise InvalidInputError(f"{where} must be an object with request_id and label")
         extra = sorted(set(item) - allowed)
-        # In a list, a label without its id or value is counted as rejected in the
-        # receipt (as a file's row is); a lone label is refused.
+        # In a list, a label without its id or value (or with a bad row) is counted as
+        # rejected in the receipt, as a file's row is; a lone one is refused.
         missing = [] if "feedback" in body else sorted({"request_id", "label"} - set(item))
+        row = item.get("row", 0)
+        if "feedback" not in body and (
+            isinstance(row, bool) or not isinstance(row, int) or row < 0
+        ):
+            raise InvalidInputError(
+                f"the body: row must be a whole number from 0 (the row of a multi-row "
+                f"request); got {row!r}"
+            )
         if extra or missing or unknown:
             raise InvalidInputError(
                 f"{where}: "

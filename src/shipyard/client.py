@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 
 from shipyard import errors
 from shipyard._client_alerts import Alerting
+from shipyard._client_jobs import BatchJobs
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
 from shipyard.config import Settings
@@ -86,7 +87,7 @@ def _pairs(values: Mapping[str, Any] | None) -> list[str]:
     return [f"{k}={v}" for k, v in (values or {}).items()]
 
 
-class Client(Operations, MonitorOperations, Alerting):
+class Client(Operations, MonitorOperations, Alerting, BatchJobs):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
     ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);

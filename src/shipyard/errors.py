@@ -122,6 +122,10 @@ class RolloutNotFoundError(NotFoundError):
     """No rollout (or no running or paused one) on that endpoint."""
 
 
+class JobNotFoundError(NotFoundError):
+    """No batch job with that id."""
+
+
 class MonitorNotFoundError(NotFoundError):
     """No monitor by that name."""
 

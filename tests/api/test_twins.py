@@ -1,5 +1,5 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback``, ``monitor``, ``alerts`` and ``batch`` has a REST twin, or a stated reason in
+``feedback``, ``monitor``, ``alerts``, ``batch`` and ``jobs`` has a REST twin, or a stated reason in
 :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
@@ -71,6 +71,10 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("alerts", "ack"): [("post", "/api/v1/alerts/{alert_id}/ack")],
     ("alerts", "resolve"): [("post", "/api/v1/alerts/{alert_id}/resolve")],
     ("alerts", "evaluate"): [("post", "/api/v1/alerts/evaluate")],
+    ("batch", "score"): [("post", "/api/v1/jobs")],
+    ("jobs", "list"): [("get", "/api/v1/jobs")],
+    ("jobs", "show"): [("get", "/api/v1/jobs/{job_id}")],
+    ("jobs", "cancel"): [("post", "/api/v1/jobs/{job_id}/cancel")],
     ("alerts", "rules"): [  # create, list, delete
         ("post", "/api/v1/alert-rules"),
         ("get", "/api/v1/alert-rules"),
@@ -82,8 +86,6 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
 NO_TWIN: dict[tuple[str, str], str] = {
     ("rollout", "run"): "it is the rollout controller's loop itself, run in the foreground "
     "where no server advances rollouts; there is no single change for a route to make",
-    ("batch", "score"): "not yet: a batch job runs in the calling process; its route comes "
-    "with the job records the control plane will run and list",
 }
 
 GROUPS = (
@@ -96,6 +98,7 @@ GROUPS = (
     "monitor",
     "alerts",
     "batch",
+    "jobs",
 )
 
 

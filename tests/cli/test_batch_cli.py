@@ -36,8 +36,27 @@ def test_batch_score_from_the_command_line(  # type: ignore[no-untyped-def]
     result = json.loads(again.out)
     assert (result["chunks"], result["chunks_skipped"], result["rows_out"]) == (3, 3, 24_997)
 
+    listed = run("jobs", "list")
+    assert "nightly" in listed.out and "succeeded" in listed.out and "24,997" in listed.out
+    shown = run("jobs", "show", "nightly")
+    assert shown.out.startswith("job nightly succeeded: models:/clf/1")
+    assert "rows 25,000 of 25,000 read, 24,997 scored, 3 rejected" in shown.out
+    assert json.loads(run("jobs", "show", "nightly", "--json").out)["created_by"]
+    for args, hint in [
+        (("jobs", "cancel", "nightly"), "only a running job can stop"),
+        (("jobs", "show", "nope"), "shipyard jobs list"),
+        (("jobs", "list", "--state", "done"), "is not one of: running"),
+    ]:
+        failed = run(*args)
+        assert failed.code == 1 and hint in failed.err, (args, failed.err)
+
     for args, hint in [
         (("models:/nope/1", "--input", str(source), "--output", str(tmp_path / "a")), "nope"),
+        (
+            ("models:/clf/1", "--input", str(source), "--output", str(tmp_path / "d"),
+             "--log-fraction", "2"),
+            "log_fraction must be between 0 and 1",
+        ),
         (("models:/clf/1", "--input", "missing.csv", "--output", str(tmp_path / "b")), "a glob"),
         (
             ("models:/clf/1", "--input", str(source), "--output", str(out)),

@@ -15,6 +15,7 @@ from shipyard.api import (
     alerts,
     endpoints,
     feedback,
+    jobs,
     models,
     monitors,
     registration,
@@ -33,5 +34,6 @@ router.include_router(ab.router)
 router.include_router(feedback.router)
 router.include_router(monitors.router)
 router.include_router(alerts.router)
+router.include_router(jobs.router)
 
 __all__ = ["router"]

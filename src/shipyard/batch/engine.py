@@ -84,7 +84,11 @@ class BatchResult:
 
 
 Progress = Callable[[int, int], None]
-"""Called after each chunk with the rows done so far and the rows in the input."""
+"""Called after each chunk with the rows done so far and the rows in the input (it may
+raise to stop the job: the chunks written stay, and the job resumes from them)."""
+Sink = Callable[[pd.DataFrame, pa.Table], None]
+"""Called with each newly scored chunk's validated inputs and its output rows (e.g. to
+write them to the prediction log)."""
 
 
 def input_files(spec: str) -> tuple[list[str], str]:
@@ -114,7 +118,7 @@ def input_files(spec: str) -> tuple[list[str], str]:
     return files, "parquet" if kinds == {".parquet"} else "csv"
 
 
-def _dataset(files: list[str], kind: str) -> ds.Dataset:
+def dataset_of(files: list[str], kind: str) -> ds.Dataset:
     try:
         return ds.dataset(files, format=kind)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -168,8 +172,9 @@ def _valid_rows(loaded: LoadedModel, frame: pd.DataFrame, rejects: Rejects) -> p
 
 def score_chunk(
     loaded: LoadedModel, frame: pd.DataFrame, first_row: int, spec: BatchSpec
-) -> tuple[pa.Table | None, pd.DataFrame]:
-    """Scored rows as an Arrow table, and the rejected rows (``row``, id, ``reason``)."""
+) -> tuple[pa.Table | None, pd.DataFrame, pd.DataFrame | None]:
+    """Scored rows as an Arrow table, the rejected rows (``row``, id, ``column``,
+    ``reason``), and the valid rows' inputs as validated (``None`` when none is)."""
     names = loaded.signature.names
     inputs = frame[names]
     rejects: Rejects = {}
@@ -187,7 +192,7 @@ def score_chunk(
     if spec.id_column is not None:
         rejected.insert(1, spec.id_column, frame[spec.id_column].to_numpy()[bad])
     if valid is None:
-        return None, rejected
+        return None, rejected, None
     good = ~bad
     columns: dict[str, Any] = {}
     if spec.id_column is not None:
@@ -204,7 +209,7 @@ def score_chunk(
     columns["model"] = pa.array([loaded.version.name] * rows, type=pa.string())
     columns["version"] = pa.array(np.full(rows, loaded.version.version), type=pa.int64())
     columns["job_id"] = pa.array([spec.job_id] * rows, type=pa.string())
-    return pa.table(columns), rejected
+    return pa.table(columns), rejected, valid
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -214,17 +219,13 @@ def _write(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _claim_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> bool:
-    """Write (or check) the output's job file; whether it was this job's already."""
-    spec.output.mkdir(parents=True, exist_ok=True)
+def check_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> bool:
+    """Refuse an output that holds anything but this job's own results; whether it holds
+    them already (a resume)."""
     marker = spec.output / JOB_FILE
-    mine = {
-        "job_id": spec.job_id,
-        "model": loaded.version.uri,
-        "input": files,
-        "chunk_rows": spec.chunk_rows,
-        "id_column": spec.id_column,
-    }
+    if spec.output.exists() and not spec.output.is_dir():
+        raise InvalidInputError(f"--output {spec.output} is a file; give a directory")
+    mine = _job_file(spec, loaded, files)
     if marker.exists():
         found = json.loads(marker.read_text())
         if found.get("job_id") != spec.job_id:
@@ -239,24 +240,42 @@ def _claim_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> boo
                 "with the same model, input, --chunk-rows and --id-column"
             )
         return True
-    others = [p for p in spec.output.iterdir() if not p.name.startswith(".")]
-    if others:
+    if spec.output.exists() and any(not p.name.startswith(".") for p in spec.output.iterdir()):
         raise InvalidInputError(
             f"--output {spec.output} is not empty; choose a new directory (a job writes its own)"
         )
-    marker.write_text(json.dumps(mine, indent=2))
     return False
 
 
+def _job_file(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> dict[str, Any]:
+    return {
+        "job_id": spec.job_id,
+        "model": loaded.version.uri,
+        "input": files,
+        "chunk_rows": spec.chunk_rows,
+        "id_column": spec.id_column,
+    }
+
+
+def _claim_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> None:
+    """Check the output, and mark it as this job's."""
+    if not check_output(spec, loaded, files):
+        spec.output.mkdir(parents=True, exist_ok=True)
+        (spec.output / JOB_FILE).write_text(json.dumps(_job_file(spec, loaded, files), indent=2))
+
+
 def run_local(
-    loaded: LoadedModel, spec: BatchSpec, progress: Progress | None = None
+    loaded: LoadedModel,
+    spec: BatchSpec,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
 ) -> BatchResult:
     """Score ``spec.input`` with ``loaded`` in one process (see the module docs)."""
     if spec.chunk_rows < 1:
         raise InvalidInputError(f"--chunk-rows must be 1 or more; got {spec.chunk_rows}")
     started = time.perf_counter()
     files, kind = input_files(spec.input)
-    dataset = _dataset(files, kind)
+    dataset = dataset_of(files, kind)
     check_columns(loaded, dataset.schema, spec.id_column)
     total = dataset.count_rows()
     _claim_output(spec, loaded, files)
@@ -277,7 +296,7 @@ def run_local(
                 rejected = pq.read_table(reject_part, columns=["column"]).to_pandas()
                 _count(result, rejected)
         else:
-            table, rejected = score_chunk(loaded, batch.to_pandas(), done, spec)
+            table, rejected, valid = score_chunk(loaded, batch.to_pandas(), done, spec)
             if len(rejected):
                 if spec.fail_on_reject:
                     first = rejected.iloc[0]
@@ -294,6 +313,8 @@ def run_local(
             else:
                 _write(table, part)
                 result.rows_out += table.num_rows
+                if sink is not None and valid is not None:
+                    sink(valid, table)
         done += batch.num_rows
         if progress is not None:
             progress(done, total)

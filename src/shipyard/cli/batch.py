@@ -16,10 +16,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
-from shipyard.batch import BatchSpec, run_local
+from shipyard.batch import BatchSpec, Jobs, run_job
 from shipyard.batch.engine import CHUNK_ROWS
-from shipyard.cli._common import console, print_json, registry
+from shipyard.cli._common import console, print_json, registry, when
 
 app = typer.Typer(
     help="Offline (batch) scoring: any size of Parquet or CSV input, in chunks, resumable.",
@@ -50,11 +51,15 @@ def score(
     job_id: str = typer.Option(
         None, "--job-id", help="Resume this job: chunks already written are not scored again."
     ),
+    log_fraction: float = typer.Option(
+        1.0,
+        "--log-fraction",
+        help="Share of the rows written to the prediction log, for monitors (0 to 1).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Score INPUT with MODEL into OUTPUT, chunk by chunk with bounded memory; run it
     again with the same --job-id to finish an interrupted job."""
-    loaded = registry().load(model)
     spec = BatchSpec(
         input=input,
         output=output,
@@ -80,7 +85,7 @@ def score(
             def shown(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = run_local(loaded, spec, shown)
+            _, result = run_job(registry(), spec, model, log_fraction=log_fraction, progress=shown)
     else:
         last = [0.0]
 
@@ -90,7 +95,8 @@ def score(
                 last[0] = now
                 log.info("batch progress", extra={"job": spec.job_id, "rows": done, "of": total})
 
-        result = run_local(loaded, spec, logged)
+        _, result = run_job(registry(), spec, model, log_fraction=log_fraction, progress=logged)
+    assert result is not None
     if as_json:
         print_json(result.to_dict())
         return
@@ -105,3 +111,63 @@ def score(
     if result.rejected:
         by = ", ".join(f"{n:,} on {c}" for c, n in sorted(result.reasons.items()))
         console.print(f"  rejected rows ({by}) with their reasons: {result.rejects}")
+
+
+jobs_app = typer.Typer(help="Batch jobs: list, show and cancel.", no_args_is_help=True)
+
+
+@jobs_app.command("list")
+def list_jobs(
+    state: str = typer.Option(
+        None, "--state", help="running, succeeded, failed, cancelling or cancelled."
+    ),
+    limit: int = typer.Option(100, "--limit", min=1, help="At most the latest N."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Batch jobs, newest first."""
+    found = Jobs(registry()).list(state, limit=limit)
+    if as_json:
+        print_json([j.to_dict() for j in found])
+        return
+    if not found:
+        console.print("no batch jobs yet; start one with: shipyard batch score MODEL --input ...")
+        return
+    table = Table(title=f"{len(found)} job{'' if len(found) == 1 else 's'}")
+    for name in ("id", "state", "model", "rows in", "scored", "rejected", "seconds", "by"):
+        table.add_column(name, justify="right" if name[0] in "rsb" and name != "by" else "left")
+    for j in found:
+        seconds = "" if j.duration_s is None else f"{j.duration_s:.1f}"
+        table.add_row(
+            j.id, j.state, j.model, f"{j.rows_in:,}", f"{j.rows_out:,}",
+            f"{j.rows_rejected:,}", seconds, j.created_by,
+        )  # fmt: skip
+    console.print(table)
+
+
+@jobs_app.command()
+def show(
+    job_id: str = typer.Argument(..., help="Job id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A job's record: model, input, output, state, rows, duration, error, who."""
+    job = Jobs(registry()).get(job_id)
+    if as_json:
+        print_json(job.to_dict())
+        return
+    total = "?" if job.rows_total is None else f"{job.rows_total:,}"
+    console.print(f"job {job.id} {job.state}: {job.model}, {job.input} -> {job.output}")
+    console.print(
+        f"  rows {job.rows_in:,} of {total} read, {job.rows_out:,} scored, "
+        f"{job.rows_rejected:,} rejected"
+    )
+    ended = f", ended {when(job.finished_at)} ({job.duration_s:.1f} s)" if job.finished_at else ""
+    console.print(f"  started {when(job.started_at)} by {job.created_by}{ended}")
+    if job.error:
+        console.print(f"  error: {job.error}")
+
+
+@jobs_app.command()
+def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+    """Ask a running job to stop after its current chunk (resume it with --job-id)."""
+    job = Jobs(registry()).cancel(job_id)
+    console.print(f"job {job.id} is cancelling; it stops after its current chunk")

@@ -41,6 +41,7 @@ app.add_typer(rollout.app, name="rollout")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(batch.app, name="batch")
+app.add_typer(batch.jobs_app, name="jobs")
 
 
 @app.command()

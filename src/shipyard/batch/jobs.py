@@ -1,7 +1,7 @@
 """Batch jobs as records: who started which job, with which version, on what input, and
 how it stands — ``running``, then ``succeeded``, ``failed`` or ``cancelled`` (through
-``cancelling``: a job asked to stop finishes its chunk and stops; its output resumes with
-the same job id).
+``cancelling``: a job asked to stop finishes its chunk and stops, unless that was its
+last; its output resumes with the same job id).
 
 :func:`run_job` runs one in the calling thread, keeps its record up to date (rows done,
 at most every second) and writes its predictions to the prediction log, tagged with the
@@ -183,9 +183,23 @@ class Jobs:
             row.rows_in, row.rows_total = done, total
             return row.state == "cancelling"
 
-    def finish(self, job_id: str, result: BatchResult | None, error: BaseException | None) -> Job:
+    def cancelling(self, job_id: str) -> bool:
+        """Whether the job was asked to stop."""
+        with self.db.session() as s:
+            state = s.scalar(select(BatchJobRow.state).where(BatchJobRow.id == job_id))
+            return state == "cancelling"
+
+    def finish(
+        self,
+        job_id: str,
+        result: BatchResult | None,
+        error: BaseException | None,
+        rows_done: int | None = None,
+    ) -> Job:
         with self.db.session(write=True) as s:
             row = self._row(s, job_id, lock=True)
+            if rows_done is not None:
+                row.rows_in = rows_done
             if result is not None:
                 row.rows_in, row.rows_out = result.rows_in, result.rows_out
                 row.rows_rejected = result.rejected
@@ -306,12 +320,20 @@ def execute(
         writer = PredictionLogWriter(Path(registry.settings.predictions)).start()
     last = [0.0]
 
+    seen = [0]
+
     def tick(done: int, total: int) -> None:
+        seen[0] = done
+        # After every chunk: whether to stop (one small read); every UPDATE_S seconds
+        # also the rows done. A job whose last chunk is written has finished.
         now = time.monotonic()
-        if now - last[0] >= UPDATE_S or done == total:
+        if now - last[0] >= UPDATE_S:
             last[0] = now
-            if jobs.progress(spec.job_id, done, total):
-                raise JobCancelled(f"cancelled after {done:,} rows")
+            stop = jobs.progress(spec.job_id, done, total)
+        else:
+            stop = jobs.cancelling(spec.job_id)
+        if stop and done < total:
+            raise JobCancelled(f"cancelled after {done:,} rows")
         if progress is not None:
             progress(done, total)
 
@@ -320,7 +342,7 @@ def execute(
     try:
         result = run_local(loaded, spec, tick, sink)
     except BaseException as exc:
-        job = jobs.finish(spec.job_id, result, exc)
+        job = jobs.finish(spec.job_id, result, exc, rows_done=seen[0])
         log.info("batch job %s %s: %s", spec.job_id, job.state, job.error)
         raise
     finally:

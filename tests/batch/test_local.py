@@ -46,7 +46,7 @@ def test_every_valid_row_is_scored_and_bad_rows_rejected(
     assert out["row"].tolist() == good.index.tolist()
     assert out["id"].tolist() == good["id"].tolist()
     assert np.array_equal(out["prediction"].to_numpy(), model.predict(good[FEATURES]))
-    probabilities = np.vstack(out["probabilities"].to_numpy())
+    probabilities = out[["probability_0", "probability_1"]].to_numpy()
     # Equal up to the last bits: BLAS may sum a chunk in another order than the whole.
     np.testing.assert_allclose(probabilities, model.predict_proba(good[FEATURES]), atol=1e-12)
     assert set(out["model"]) == {"clf"} and set(out["version"]) == {1}

@@ -24,7 +24,9 @@ import json
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,8 @@ class BatchResult:
     rows_out: int = 0
     rejected: int = 0
     chunks: int = 0
+    rows_total: int = 0
+    """Rows in the input."""
     chunks_skipped: int = 0
     """Chunks found complete from an earlier run of the job and not scored again."""
     seconds: float = 0.0
@@ -170,53 +174,140 @@ def _valid_rows(loaded: LoadedModel, frame: pd.DataFrame, rejects: Rejects) -> p
     return pd.concat(kept, ignore_index=True)
 
 
-def score_chunk(
-    loaded: LoadedModel, frame: pd.DataFrame, first_row: int, spec: BatchSpec
-) -> tuple[pa.Table | None, pd.DataFrame, pd.DataFrame | None]:
-    """Scored rows as an Arrow table, the rejected rows (``row``, id, ``column``,
-    ``reason``), and the valid rows' inputs as validated (``None`` when none is)."""
-    names = loaded.signature.names
-    inputs = frame[names]
-    rejects: Rejects = {}
-    valid = _valid_rows(loaded, inputs.reset_index(drop=True), rejects)
-    bad = np.zeros(len(frame), dtype=bool)
-    bad[list(rejects)] = True
-    order = sorted(rejects)
-    rejected = pd.DataFrame(
-        {
-            "row": first_row + np.flatnonzero(bad),
-            "column": pd.Series([rejects[i][0] for i in order], dtype=object),
-            "reason": pd.Series([rejects[i][1] for i in order], dtype=object),
-        }
-    )
-    if spec.id_column is not None:
-        rejected.insert(1, spec.id_column, frame[spec.id_column].to_numpy()[bad])
-    if valid is None:
-        return None, rejected, None
-    good = ~bad
-    columns: dict[str, Any] = {}
-    if spec.id_column is not None:
-        columns[spec.id_column] = pa.array(frame[spec.id_column].to_numpy()[good])
-    columns["row"] = pa.array(first_row + np.flatnonzero(good), type=pa.int64())
-    columns["prediction"] = pa.array(loaded.runtime.predict(valid))
-    if loaded.classes is not None and loaded.runtime.has_proba:
-        matrix = np.asarray(loaded.runtime.predict_proba(valid), dtype=np.float64)
-        offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
-        columns["probabilities"] = pa.ListArray.from_arrays(
-            pa.array(offsets), pa.array(matrix.reshape(-1))
+class Scorer:
+    """Scores chunks with one loaded version: the compiled kernel when the model has one
+    and a chunk is all finite numbers (the common case, checked with Arrow and numpy, no
+    pandas), else the runtime behind the full signature check."""
+
+    def __init__(self, loaded: LoadedModel, spec: BatchSpec) -> None:
+        self.loaded = loaded
+        self.spec = spec
+        self.names = loaded.signature.names
+        inputs = loaded.signature.inputs
+        self.numeric = all(c.kind == "float" and c.dtype == "float64" for c in inputs)
+        self.kernel = loaded.runtime.compile(self.names) if self.numeric else None
+        classes = loaded.classes if loaded.runtime.has_proba else None
+        self.classes = None if classes is None else [str(c) for c in classes]
+
+    def _matrix(self, batch: pa.RecordBatch) -> np.ndarray[Any, Any] | None:
+        """The chunk's inputs as a finite float64 matrix, or ``None`` when any value
+        needs the full check (a null, a non-number type, ±inf or NaN)."""
+        if not self.numeric:
+            return None
+        matrix = np.empty((batch.num_rows, len(self.names)), dtype=np.float64)
+        for j, name in enumerate(self.names):
+            column = batch.column(name)
+            kind = column.type
+            if column.null_count or not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+                return None
+            matrix[:, j] = column.to_numpy(zero_copy_only=False)
+        if not np.isfinite(matrix).all():
+            return None
+        return matrix
+
+    def score(
+        self, batch: pa.RecordBatch, first_row: int
+    ) -> tuple[pa.Table | None, pd.DataFrame, pd.DataFrame | None]:
+        """Scored rows as an Arrow table, the rejected rows (``row``, id, ``column``,
+        ``reason``), and the valid rows' inputs as validated (``None`` when none is)."""
+        spec = self.spec
+        matrix = self._matrix(batch)
+        out = None if matrix is None or self.kernel is None else self.kernel(matrix)
+        if out is not None and matrix is not None:
+            rows = np.arange(first_row, first_row + batch.num_rows)
+            ids = batch.column(spec.id_column) if spec.id_column is not None else None
+            fast = pd.DataFrame(matrix, columns=self.names, copy=False)
+            return self._table(rows, ids, out[0], out[1]), _no_rejects(spec), fast
+        frame = batch.to_pandas()
+        inputs = frame[self.names] if matrix is None else pd.DataFrame(matrix, columns=self.names)
+        rejects: Rejects = {}
+        valid = _valid_rows(self.loaded, inputs.reset_index(drop=True), rejects)
+        bad = np.zeros(len(frame), dtype=bool)
+        bad[list(rejects)] = True
+        order = sorted(rejects)
+        rejected = pd.DataFrame(
+            {
+                "row": first_row + np.flatnonzero(bad),
+                "column": pd.Series([rejects[i][0] for i in order], dtype=object),
+                "reason": pd.Series([rejects[i][1] for i in order], dtype=object),
+            }
         )
-    rows = int(good.sum())
-    columns["model"] = pa.array([loaded.version.name] * rows, type=pa.string())
-    columns["version"] = pa.array(np.full(rows, loaded.version.version), type=pa.int64())
-    columns["job_id"] = pa.array([spec.job_id] * rows, type=pa.string())
-    return pa.table(columns), rejected, valid
+        if spec.id_column is not None:
+            rejected.insert(1, spec.id_column, frame[spec.id_column].to_numpy()[bad])
+        if valid is None:
+            return None, rejected, None
+        good = ~bad
+        ids = None if spec.id_column is None else pa.array(frame[spec.id_column].to_numpy()[good])
+        predictions = np.asarray(self.loaded.runtime.predict(valid))
+        probabilities = None
+        if self.classes is not None:
+            probabilities = np.asarray(self.loaded.runtime.predict_proba(valid), dtype=np.float64)
+        table = self._table(first_row + np.flatnonzero(good), ids, predictions, probabilities)
+        return table, rejected, valid
+
+    def _table(
+        self,
+        rows: np.ndarray[Any, Any],
+        ids: Any,
+        predictions: np.ndarray[Any, Any],
+        probabilities: np.ndarray[Any, Any] | None,
+    ) -> pa.Table:
+        """The output columns: the id, ``row``, ``prediction``, ``probability_<class>``
+        per class, ``model``, ``version`` and ``job_id`` (the last three dictionary-
+        encoded: one value each)."""
+        n = len(rows)
+        columns: dict[str, Any] = {}
+        if self.spec.id_column is not None:
+            columns[self.spec.id_column] = ids
+        columns["row"] = pa.array(rows, type=pa.int64())
+        columns["prediction"] = pa.array(predictions)
+        if probabilities is not None and self.classes is not None:
+            for j, label in enumerate(self.classes):
+                columns[f"probability_{label}"] = pa.array(probabilities[:, j])
+        zeros = pa.array(np.zeros(n, dtype=np.int32))
+        version = self.loaded.version
+        columns["model"] = pa.DictionaryArray.from_arrays(zeros, pa.array([version.name]))
+        columns["version"] = pa.array(np.full(n, version.version), type=pa.int64())
+        columns["job_id"] = pa.DictionaryArray.from_arrays(zeros, pa.array([self.spec.job_id]))
+        return pa.table(columns)
+
+
+def _no_rejects(spec: BatchSpec) -> pd.DataFrame:
+    names = ["row", *([spec.id_column] if spec.id_column else []), "column", "reason"]
+    return pd.DataFrame({name: [] for name in names})
 
 
 def _write(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
+    # Dictionary encoding only where it pays (one value per column): tried on numbers
+    # and ids it costs most of the write.
+    wanted = [c for c in ("model", "job_id") if c in table.column_names]
+    pq.write_table(table, tmp, use_dictionary=wanted or False)
     os.replace(tmp, path)
+
+
+class _Writer:
+    """Writes files on one background thread, in the order given, while the next chunk
+    is scored (Parquet writing releases the GIL); at most ``depth`` writes wait."""
+
+    def __init__(self, depth: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-batch-write")
+        self._pending: deque[Future[None]] = deque()
+        self._depth = depth
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self._pending.append(self._pool.submit(fn, *args))
+        while len(self._pending) > self._depth:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Wait for every write (raising the first failure) and stop the thread."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def check_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> bool:
@@ -280,9 +371,34 @@ def run_local(
     total = dataset.count_rows()
     _claim_output(spec, loaded, files)
     rejects_dir = spec.rejects or spec.output.with_name(f"{spec.output.name}-rejects")
-    result = BatchResult(job_id=spec.job_id, output=str(spec.output), rejects=str(rejects_dir))
+    result = BatchResult(
+        job_id=spec.job_id, output=str(spec.output), rejects=str(rejects_dir), rows_total=total
+    )
     wanted = list(dict.fromkeys([*loaded.signature.names, *filter(None, [spec.id_column])]))
+    scorer = Scorer(loaded, spec)
+    writer = _Writer()
+    try:
+        _score_all(dataset, spec, wanted, scorer, rejects_dir, result, writer, progress, sink)
+    finally:
+        writer.close()  # the chunks scored so far are on disk, even when stopping
+    (spec.output / DONE_FILE).write_text(json.dumps(result.to_dict(), indent=2))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _score_all(
+    dataset: ds.Dataset,
+    spec: BatchSpec,
+    wanted: list[str],
+    scorer: Scorer,
+    rejects_dir: Path,
+    result: BatchResult,
+    writer: _Writer,
+    progress: Progress | None,
+    sink: Sink | None,
+) -> int:
     done = 0
+    total = result.rows_total
     for index, batch in enumerate(chunks(dataset, spec.chunk_rows, wanted)):
         part = spec.output / f"part-{index:06d}.parquet"
         reject_part = rejects_dir / f"part-{index:06d}.parquet"
@@ -296,7 +412,7 @@ def run_local(
                 rejected = pq.read_table(reject_part, columns=["column"]).to_pandas()
                 _count(result, rejected)
         else:
-            table, rejected, valid = score_chunk(loaded, batch.to_pandas(), done, spec)
+            table, rejected, valid = scorer.score(batch, done)
             if len(rejected):
                 if spec.fail_on_reject:
                     first = rejected.iloc[0]
@@ -306,21 +422,20 @@ def run_local(
                         "--fail-on-reject stops the job (drop it to write them to the "
                         "rejects instead)"
                     )
-                _write(pa.Table.from_pandas(rejected, preserve_index=False), reject_part)
+                rejects = pa.Table.from_pandas(rejected, preserve_index=False)
+                writer.submit(_write, rejects, reject_part)  # before the part: in order
                 _count(result, rejected)
             if table is None:  # every row rejected: the chunk is done, with no part
-                empty.touch()
+                writer.submit(Path.touch, empty)
             else:
-                _write(table, part)
+                writer.submit(_write, table, part)
                 result.rows_out += table.num_rows
                 if sink is not None and valid is not None:
                     sink(valid, table)
         done += batch.num_rows
         if progress is not None:
             progress(done, total)
-    (spec.output / DONE_FILE).write_text(json.dumps(result.to_dict(), indent=2))
-    result.seconds = time.perf_counter() - started
-    return result
+    return done
 
 
 def _count(result: BatchResult, rejected: pd.DataFrame) -> None:

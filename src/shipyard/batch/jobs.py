@@ -247,9 +247,9 @@ def _log_sink(
             ids = [f"{spec.job_id}:{r}" for r in rows.tolist()]
         picked = np.flatnonzero(keep)
         proba = None
-        if "probabilities" in table.column_names:
-            proba = np.vstack(table.column("probabilities").to_numpy(zero_copy_only=False))
-            proba = proba[picked]
+        named = [c for c in table.column_names if c.startswith("probability_")]
+        if named:
+            proba = np.column_stack([table.column(c).to_numpy() for c in named])[picked]
         writer.append_batch(
             model=loaded.version.name,
             version=loaded.version.version,

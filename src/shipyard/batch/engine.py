@@ -186,6 +186,7 @@ class Scorer:
         inputs = loaded.signature.inputs
         self.numeric = all(c.kind == "float" and c.dtype == "float64" for c in inputs)
         self.kernel = loaded.runtime.compile(self.names) if self.numeric else None
+        self._use_kernel: bool | None = None
         classes = loaded.classes if loaded.runtime.has_proba else None
         self.classes = None if classes is None else [str(c) for c in classes]
 
@@ -212,14 +213,14 @@ class Scorer:
         ``reason``), and the valid rows' inputs as validated (``None`` when none is)."""
         spec = self.spec
         matrix = self._matrix(batch)
-        out = None if matrix is None or self.kernel is None else self.kernel(matrix)
-        if out is not None and matrix is not None:
+        if matrix is not None:  # every value a finite float: nothing to reject
+            labels, probabilities = self._outputs(matrix)
             rows = np.arange(first_row, first_row + batch.num_rows)
             ids = batch.column(spec.id_column) if spec.id_column is not None else None
             fast = pd.DataFrame(matrix, columns=self.names, copy=False)
-            return self._table(rows, ids, out[0], out[1]), _no_rejects(spec), fast
+            return self._table(rows, ids, labels, probabilities), _no_rejects(spec), fast
         frame = batch.to_pandas()
-        inputs = frame[self.names] if matrix is None else pd.DataFrame(matrix, columns=self.names)
+        inputs = frame[self.names]
         rejects: Rejects = {}
         valid = _valid_rows(self.loaded, inputs.reset_index(drop=True), rejects)
         bad = np.zeros(len(frame), dtype=bool)
@@ -244,6 +245,35 @@ class Scorer:
             probabilities = np.asarray(self.loaded.runtime.predict_proba(valid), dtype=np.float64)
         table = self._table(first_row + np.flatnonzero(good), ids, predictions, probabilities)
         return table, rejected, valid
+
+    def _outputs(
+        self, matrix: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        """Labels and probabilities of a finite matrix: from the compiled kernel or the
+        runtime, whichever scored a sample of the first chunk faster (kernels are built
+        for small requests; on large chunks the library's own code may win)."""
+        if self.kernel is not None and self._use_kernel is None:
+            sample = np.ascontiguousarray(matrix[:4096])
+            started = time.perf_counter()
+            compiled = self.kernel(sample)
+            middle = time.perf_counter()
+            self._runtime(sample)
+            ended = time.perf_counter()
+            self._use_kernel = compiled is not None and middle - started <= ended - middle
+        if self.kernel is not None and self._use_kernel:
+            out = self.kernel(matrix)
+            if out is not None:
+                return out[0], out[1]
+        return self._runtime(matrix)
+
+    def _runtime(
+        self, matrix: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        frame = pd.DataFrame(matrix, columns=self.names, copy=False)
+        labels, probabilities = self.loaded.runtime.predict_both(frame)
+        if self.classes is None or probabilities is None:
+            return np.asarray(labels), None
+        return np.asarray(labels), np.asarray(probabilities, dtype=np.float64)
 
     def _table(
         self,

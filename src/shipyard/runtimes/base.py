@@ -148,6 +148,15 @@ class Runtime(ABC):
         """Class labels in the column order of :meth:`predict_proba`, or ``None``."""
         return None
 
+    def predict_both(
+        self, data: pd.DataFrame
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        """Predictions and, when the model gives them, class probabilities: what
+        :meth:`predict` and :meth:`predict_proba` return (a runtime may compute both in
+        one pass where its library does the same)."""
+        labels = self.predict(data)
+        return labels, self.predict_proba(data) if self.has_proba else None
+
     def predict_proba(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
         """Class probabilities, shape ``(rows, classes)``."""
         raise UnsupportedModelError(

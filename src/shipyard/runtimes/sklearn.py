@@ -186,6 +186,22 @@ class SklearnRuntime(Runtime):
         classes = getattr(self.model, "classes_", None)
         return None if classes is None else np.asarray(classes).tolist()
 
+    def predict_both(
+        self, data: pd.DataFrame
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        # Single-output tree and forest classifiers predict the class of the largest
+        # probability (scikit-learn's own predict does exactly this): one pass, not two.
+        from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+        from sklearn.tree import DecisionTreeClassifier
+
+        model = self.model
+        one_output = getattr(model, "n_outputs_", 1) == 1
+        trees = (RandomForestClassifier, ExtraTreesClassifier, DecisionTreeClassifier)
+        if isinstance(model, trees) and one_output:
+            proba = np.asarray(model.predict_proba(self._inputs(data)))
+            return np.asarray(model.classes_).take(np.argmax(proba, axis=1)), proba
+        return super().predict_both(data)
+
     def predict_proba(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
         if not self.has_proba:
             return super().predict_proba(data)

@@ -34,6 +34,7 @@ class BatchJobs(abc.ABC):
         fail_on_reject: bool = False,
         job_id: str | None = None,
         log_fraction: float = 1.0,
+        format: str = "parquet",
     ) -> Job:
         """Start scoring ``input`` (a path on the server's machine) into ``output`` on
         the server (``shipyard batch score``); returns the job's record, ``running``."""
@@ -47,6 +48,7 @@ class BatchJobs(abc.ABC):
             "fail_on_reject": fail_on_reject,
             "job_id": job_id,
             "log_fraction": log_fraction,
+            "format": format,
         }
         sent = {k: v for k, v in body.items() if v is not None}
         return Job.model_validate(self._request("POST", "/jobs", json=sent).json())

@@ -183,3 +183,36 @@ def test_bad_inputs_are_refused_before_anything_is_written(
 
 def _job_of(output: Path) -> str:
     return str(json.loads((output / "_job.json").read_text())["job_id"])
+
+
+def test_csv_output_holds_the_same_results_and_resumes(registry: Registry, tmp_path: Path) -> None:
+    loaded, _ = classifier(registry)
+    source = write(inputs(21_000), tmp_path / "in.parquet", row_group_size=3_000)
+    run_local(loaded, BatchSpec(input=str(source), output=tmp_path / "pq", id_column="id"))
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done >= 6_000:
+            raise KeyboardInterrupt
+
+    spec = BatchSpec(
+        input=str(source), output=tmp_path / "csv", id_column="id", format="csv",
+        chunk_rows=3_000, job_id="c",
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        run_local(loaded, spec, stop_after_two)
+    assert sorted(p.name for p in (tmp_path / "csv").glob("part-*")) == [
+        "part-000000.csv",
+        "part-000001.csv",
+    ]
+    done = run_local(loaded, spec)
+    assert (done.chunks_skipped, done.rows_out, done.rejected) == (2, 20_997, 3)
+    parts = sorted((tmp_path / "csv").glob("part-*.csv"))
+    text = pd.concat([pd.read_csv(p, dtype={"id": str}) for p in parts], ignore_index=True)
+    parquet = _output(tmp_path / "pq")
+    assert text["id"].tolist() == parquet["id"].tolist()
+    assert text["row"].tolist() == parquet["row"].tolist()
+    assert text["prediction"].tolist() == parquet["prediction"].tolist()
+    np.testing.assert_array_equal(text["probability_1"], parquet["probability_1"])
+    assert set(text["job_id"]) == {"c"} and set(text["model"]) == {"clf"}
+    with pytest.raises(InvalidInputError, match="--format 'xml' is not one of"):
+        run_local(loaded, BatchSpec(input=str(source), output=tmp_path / "x", format="xml"))

@@ -36,6 +36,12 @@ def test_batch_score_from_the_command_line(  # type: ignore[no-untyped-def]
     result = json.loads(again.out)
     assert (result["chunks"], result["chunks_skipped"], result["rows_out"]) == (3, 3, 24_997)
 
+    as_csv = run(
+        "batch", "score", "models:/clf/1", "--input", str(source), "--output",
+        str(tmp_path / "csv"), "--format", "csv", "--log-fraction", "0",
+    )  # fmt: skip
+    assert as_csv.code == 0, as_csv.err
+    assert len(list((tmp_path / "csv").glob("part-*.csv"))) == 3
     listed = run("jobs", "list")
     assert "nightly" in listed.out and "succeeded" in listed.out and "24,997" in listed.out
     shown = run("jobs", "show", "nightly")

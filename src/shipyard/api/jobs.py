@@ -52,6 +52,8 @@ class JobCreate(BaseModel):
     """Resume this job (its chunks already written are not scored again)."""
     log_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
     """Share of the rows written to the prediction log."""
+    format: Literal["parquet", "csv"] = "parquet"
+    """How the output parts are written."""
 
 
 def _run(registry: Registry, spec: BatchSpec, loaded: object, fraction: float) -> None:
@@ -82,6 +84,7 @@ def start(body: JobCreate, actor: ActorDep, store: RegistryDep) -> Job:
         chunk_rows=body.chunk_rows,
         rejects=None if body.rejects is None else Path(body.rejects),
         fail_on_reject=body.fail_on_reject,
+        format=body.format,
     )
     if body.job_id:
         spec.job_id = body.job_id

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -53,7 +54,7 @@ class BatchSpec:
     input: str
     """A Parquet or CSV file, a directory of them, or a glob."""
     output: Path
-    """A directory: one ``part-<i>.parquet`` per chunk (a Parquet dataset)."""
+    """A directory: one ``part-<i>.parquet`` (or ``.csv``) per chunk."""
     id_column: str | None = None
     """An input column copied to the output (and the rejects) to join results back."""
     chunk_rows: int = CHUNK_ROWS
@@ -62,6 +63,8 @@ class BatchSpec:
     so reading the output as a dataset never picks them up."""
     fail_on_reject: bool = False
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    format: str = "parquet"
+    """``parquet`` or ``csv``: how the output parts are written (rejects are Parquet)."""
 
 
 @dataclass
@@ -307,14 +310,31 @@ def _no_rejects(spec: BatchSpec) -> pd.DataFrame:
     return pd.DataFrame({name: [] for name in names})
 
 
+FORMATS = ("parquet", "csv")
+
+
 def _write(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    # Dictionary encoding only where it pays (one value per column): tried on numbers
-    # and ids it costs most of the write.
-    wanted = [c for c in ("model", "job_id") if c in table.column_names]
-    pq.write_table(table, tmp, use_dictionary=wanted or False)
+    if path.suffix == ".csv":
+        plain = [
+            column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+            for column in table.columns
+        ]
+        pa_csv.write_csv(pa.table(plain, names=table.column_names), tmp)
+    else:
+        # Dictionary encoding only where it pays (one value per column): tried on numbers
+        # and ids it costs most of the write.
+        wanted = [c for c in ("model", "job_id") if c in table.column_names]
+        pq.write_table(table, tmp, use_dictionary=wanted or False)
     os.replace(tmp, path)
+
+
+def _rows_in(part: Path) -> int:
+    """Rows of a written part (a resume counts them)."""
+    if part.suffix == ".csv":
+        return int(pa_csv.read_csv(part).num_rows)
+    return int(pq.read_metadata(part).num_rows)
 
 
 class _Writer:
@@ -358,7 +378,7 @@ def check_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> bool
             changed = sorted(k for k in mine if found.get(k) != mine[k])
             raise InvalidInputError(
                 f"job {spec.job_id} was started with another {', '.join(changed)}; resume it "
-                "with the same model, input, --chunk-rows and --id-column"
+                "with the same model, input, --chunk-rows, --id-column and --format"
             )
         return True
     if spec.output.exists() and any(not p.name.startswith(".") for p in spec.output.iterdir()):
@@ -375,6 +395,7 @@ def _job_file(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> dict[st
         "input": files,
         "chunk_rows": spec.chunk_rows,
         "id_column": spec.id_column,
+        "format": spec.format,
     }
 
 
@@ -394,6 +415,8 @@ def run_local(
     """Score ``spec.input`` with ``loaded`` in one process (see the module docs)."""
     if spec.chunk_rows < 1:
         raise InvalidInputError(f"--chunk-rows must be 1 or more; got {spec.chunk_rows}")
+    if spec.format not in FORMATS:
+        raise InvalidInputError(f"--format {spec.format!r} is not one of: {', '.join(FORMATS)}")
     started = time.perf_counter()
     files, kind = input_files(spec.input)
     dataset = dataset_of(files, kind)
@@ -430,14 +453,14 @@ def _score_all(
     done = 0
     total = result.rows_total
     for index, batch in enumerate(chunks(dataset, spec.chunk_rows, wanted)):
-        part = spec.output / f"part-{index:06d}.parquet"
+        part = spec.output / f"part-{index:06d}.{spec.format}"
         reject_part = rejects_dir / f"part-{index:06d}.parquet"
         result.chunks += 1
         result.rows_in += batch.num_rows
         empty = spec.output / f".empty-{index:06d}"
         if part.exists() or empty.exists():
             result.chunks_skipped += 1
-            result.rows_out += pq.read_metadata(part).num_rows if part.exists() else 0
+            result.rows_out += _rows_in(part) if part.exists() else 0
             if reject_part.exists():
                 rejected = pq.read_table(reject_part, columns=["column"]).to_pandas()
                 _count(result, rejected)

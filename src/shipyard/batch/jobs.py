@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import select
 
 from shipyard.batch.engine import (
+    FORMATS,
     BatchResult,
     BatchSpec,
     Progress,
@@ -141,6 +142,7 @@ class Jobs:
             "rejects": None if spec.rejects is None else str(spec.rejects),
             "fail_on_reject": spec.fail_on_reject,
             "log_fraction": log_fraction,
+            "format": spec.format,
         }
         with self.db.session(write=True) as s:
             row = s.get(BatchJobRow, spec.job_id, with_for_update=True)
@@ -279,6 +281,8 @@ def start_job(
         raise InvalidInputError(f"log_fraction must be between 0 and 1; got {log_fraction}")
     if spec.chunk_rows < 1:
         raise InvalidInputError(f"chunk_rows must be 1 or more; got {spec.chunk_rows}")
+    if spec.format not in FORMATS:
+        raise InvalidInputError(f"format {spec.format!r} is not one of: {', '.join(FORMATS)}")
     if not _JOB_ID.fullmatch(spec.job_id):
         raise InvalidInputError(
             f"job id {spec.job_id!r} is not allowed; use 1 to 64 letters, digits and ._-"

@@ -51,6 +51,9 @@ def score(
     job_id: str = typer.Option(
         None, "--job-id", help="Resume this job: chunks already written are not scored again."
     ),
+    output_format: str = typer.Option(
+        "parquet", "--format", help="parquet (default) or csv: how the output parts are written."
+    ),
     log_fraction: float = typer.Option(
         1.0,
         "--log-fraction",
@@ -67,6 +70,7 @@ def score(
         chunk_rows=chunk_rows,
         rejects=rejects,
         fail_on_reject=fail_on_reject,
+        format=output_format,
     )
     if job_id:
         spec.job_id = job_id

@@ -151,7 +151,21 @@ def check_columns(loaded: LoadedModel, schema: pa.Schema, id_column: str | None)
 def chunks(dataset: ds.Dataset, chunk_rows: int, columns: list[str]) -> Iterator[pa.RecordBatch]:
     """The input's chunks, file by file in name order: the same on every run."""
     for fragment in sorted(dataset.get_fragments(), key=lambda f: str(f.path)):
-        for batch in fragment.to_batches(batch_size=chunk_rows, columns=columns):
+        # Little read-ahead and no pre-buffering of whole files: memory stays a few
+        # chunks whatever the input's size.
+        options = (
+            {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
+            if isinstance(fragment, ds.ParquetFileFragment)
+            else {}
+        )
+        scan = fragment.to_batches(
+            batch_size=chunk_rows,
+            columns=columns,
+            batch_readahead=1,
+            fragment_readahead=1,
+            **options,
+        )
+        for batch in scan:
             if batch.num_rows:
                 yield batch
 

@@ -22,14 +22,13 @@ from shipyard.api._deps import ActorDep, registry
 from shipyard.api.errors import responses
 from shipyard.api.schemas import NO_NUL, no_nul
 from shipyard.batch import BatchSpec, Job, Jobs
-from shipyard.batch.engine import CHUNK_ROWS
+from shipyard.batch.engine import CHUNK_ROWS, JOB_ID
 from shipyard.batch.jobs import execute, start_job
 from shipyard.registry import Registry
 
 router = APIRouter(prefix="/jobs", tags=["batch"], responses=responses(400, 404, 422))
 log = logging.getLogger("shipyard.batch")
 
-_JOB_ID = r"^[A-Za-z0-9._-]+$"
 JobId = Annotated[str, PathParam(description="Job id.", max_length=64, pattern=NO_NUL)]
 
 
@@ -48,7 +47,7 @@ class JobCreate(BaseModel):
     chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = CHUNK_ROWS
     rejects: Annotated[str, Field(max_length=4096)] | None = None
     fail_on_reject: bool = False
-    job_id: Annotated[str, Field(min_length=1, max_length=64, pattern=_JOB_ID)] | None = None
+    job_id: Annotated[str, Field(pattern=JOB_ID)] | None = None
     """Resume this job (its chunks already written are not scored again)."""
     log_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
     """Share of the rows written to the prediction log."""

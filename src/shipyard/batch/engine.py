@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import time
 import uuid
 from collections import deque
@@ -96,6 +97,22 @@ raise to stop the job: the chunks written stay, and the job resumes from them)."
 Sink = Callable[[pd.DataFrame, pa.Table], None]
 """Called with each newly scored chunk's validated inputs and its output rows (e.g. to
 write them to the prediction log)."""
+
+
+#: What a job id may be: it names the job's record and is written into its output.
+JOB_ID = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+def check_spec(spec: BatchSpec) -> None:
+    """Refuse a job whose options are not valid, naming the option."""
+    if spec.chunk_rows < 1:
+        raise InvalidInputError(f"--chunk-rows must be 1 or more; got {spec.chunk_rows}")
+    if spec.format not in FORMATS:
+        raise InvalidInputError(f"--format {spec.format!r} is not one of: {', '.join(FORMATS)}")
+    if not re.fullmatch(JOB_ID, spec.job_id):
+        raise InvalidInputError(
+            f"job id {spec.job_id!r} is not allowed; use 1 to 64 letters, digits and ._-"
+        )
 
 
 def input_files(spec: str) -> tuple[list[str], str]:
@@ -427,10 +444,7 @@ def run_local(
     sink: Sink | None = None,
 ) -> BatchResult:
     """Score ``spec.input`` with ``loaded`` in one process (see the module docs)."""
-    if spec.chunk_rows < 1:
-        raise InvalidInputError(f"--chunk-rows must be 1 or more; got {spec.chunk_rows}")
-    if spec.format not in FORMATS:
-        raise InvalidInputError(f"--format {spec.format!r} is not one of: {', '.join(FORMATS)}")
+    check_spec(spec)
     started = time.perf_counter()
     files, kind = input_files(spec.input)
     dataset = dataset_of(files, kind)

@@ -15,7 +15,6 @@ the log is its ``--id-column`` value (so feedback by that id joins it), else
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -29,12 +28,12 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import select
 
 from shipyard.batch.engine import (
-    FORMATS,
     BatchResult,
     BatchSpec,
     Progress,
     check_columns,
     check_output,
+    check_spec,
     dataset_of,
     input_files,
     run_local,
@@ -49,7 +48,6 @@ log = logging.getLogger("shipyard.batch")
 
 State = Literal["running", "succeeded", "failed", "cancelling", "cancelled"]
 STATES: tuple[State, ...] = ("running", "succeeded", "failed", "cancelling", "cancelled")
-_JOB_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: Seconds between updates of a running job's record.
 UPDATE_S = 1.0
 
@@ -279,14 +277,7 @@ def start_job(
     nothing is scored yet (:func:`execute` does that)."""
     if not 0 <= log_fraction <= 1:
         raise InvalidInputError(f"log_fraction must be between 0 and 1; got {log_fraction}")
-    if spec.chunk_rows < 1:
-        raise InvalidInputError(f"chunk_rows must be 1 or more; got {spec.chunk_rows}")
-    if spec.format not in FORMATS:
-        raise InvalidInputError(f"format {spec.format!r} is not one of: {', '.join(FORMATS)}")
-    if not _JOB_ID.fullmatch(spec.job_id):
-        raise InvalidInputError(
-            f"job id {spec.job_id!r} is not allowed; use 1 to 64 letters, digits and ._-"
-        )
+    check_spec(spec)
     loaded = registry.load(registry.resolve(model).uri)  # pinned: a resume scores alike
     files, kind = input_files(spec.input)
     check_columns(loaded, dataset_of(files, kind).schema, spec.id_column)

@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 
 from shipyard.config import Settings
-from shipyard.endpoints.policy import TrafficPolicy
+from shipyard.endpoints import Endpoints
 from shipyard.endpoints.service import endpoint_row
 from shipyard.errors import ConflictError, InvalidInputError, MonitorNotFoundError, ShipyardError
 from shipyard.monitoring import checks
@@ -53,7 +53,7 @@ from shipyard.registry.names import validate_model_name
 from shipyard.registry.types import ModelVersion
 from shipyard.reports.data import ReportData, ReportWindow, TrendPoint, column_histograms
 from shipyard.stats.drift import drift_report
-from shipyard.store.tables import EndpointRevisionRow, MonitorResultRow, MonitorRow, utcnow
+from shipyard.store.tables import MonitorResultRow, MonitorRow, utcnow
 
 log = logging.getLogger("shipyard.monitors")
 Monitors = list[Monitor]
@@ -123,18 +123,10 @@ class MonitorService:
         if target_kind == "model":
             versions = self.registry.list_versions(target, limit=1000)
         else:
-            with self.db.session() as s:
-                row = endpoint_row(s, target)
-                revision = s.scalars(
-                    select(EndpointRevisionRow).where(
-                        EndpointRevisionRow.endpoint_id == row.id,
-                        EndpointRevisionRow.revision == row.current_revision,
-                    )
-                ).first()
-                uris = (
-                    [] if revision is None else TrafficPolicy.model_validate(revision.policy).models
-                )
-            versions = [self.registry.resolve(uri) for uri in uris]
+            registry = self.registry
+            endpoints = Endpoints(registry.db, registry.artifacts, registry.settings)
+            served = endpoints.get_endpoint(target).current.policy.models
+            versions = [registry.resolve(uri) for uri in served]
         return {name for v in versions for name in v.signature.names}
 
     def _check_segment(self, target_kind: str, target: str, options: Mapping[str, Any]) -> None:

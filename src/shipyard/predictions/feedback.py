@@ -248,12 +248,7 @@ def read_feedback(root: Path, keys: pd.DataFrame | None = None) -> pd.DataFrame:
     wanted = None
     sql = "SELECT * FROM log"
     if keys is not None:
-        wanted = pa.table(
-            {
-                "request_id": pa.array(keys["request_id"].astype(str), type=pa.string()),
-                "row": pa.array(keys["row"].astype("int64"), type=pa.int64()),
-            }
-        )
+        wanted = scan.key_table(keys)
         sql += (
             " WHERE EXISTS (SELECT 1 FROM wanted WHERE wanted.request_id = log.request_id"
             ' AND wanted."row" = log."row")'

@@ -485,13 +485,7 @@ def logged_keys(root: Path, keys: pd.DataFrame) -> pd.Series:
     boolean Series on ``keys``' index. Only those two columns are read."""
     if not len(keys):
         return pd.Series(False, index=keys.index)
-    wanted = pa.table(
-        {
-            "request_id": pa.array(keys["request_id"].astype(str), type=pa.string()),
-            "row": pa.array(keys["row"].astype("int64"), type=pa.int64()),
-            "position": pa.array(range(len(keys)), type=pa.int64()),
-        }
-    )
+    wanted = scan.key_table(keys, positions=True)
     files = [f for group in log_files(root).values() for f in group]
     if not files:
         return pd.Series(False, index=keys.index)

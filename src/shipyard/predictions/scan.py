@@ -48,6 +48,18 @@ def prune_written_before(files: Iterable[Path], start: datetime | None) -> list[
     return kept
 
 
+def key_table(keys: pd.DataFrame, *, positions: bool = False) -> pa.Table:
+    """``keys``' ``request_id`` (as text) and ``row`` as an Arrow table DuckDB can join
+    on, with each key's ``position`` in ``keys`` when asked."""
+    columns = {
+        "request_id": pa.array(keys["request_id"].astype(str), type=pa.string()),
+        "row": pa.array(keys["row"].astype("int64"), type=pa.int64()),
+    }
+    if positions:
+        columns["position"] = pa.array(range(len(keys)), type=pa.int64())
+    return pa.table(columns)
+
+
 def connect() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     connection.execute(f"SET threads = {THREADS}")

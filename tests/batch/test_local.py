@@ -85,25 +85,38 @@ def test_csv_a_directory_and_a_glob_give_the_same_output(
     assert (outputs["glob"]["prediction"] == outputs["file"]["prediction"]).mean() > 0.999
 
 
-def test_an_interrupted_job_resumes_where_it_stopped(registry: Registry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_job_resumes_where_it_stopped(
+    registry: Registry, tmp_path: Path, workers: int
+) -> None:
     loaded, _ = classifier(registry)
     source = write(inputs(24_000), tmp_path / "in.parquet", row_group_size=2_000)
     whole = run_local(
-        loaded, BatchSpec(input=str(source), output=tmp_path / "whole", chunk_rows=2_000)
+        loaded,
+        BatchSpec(input=str(source), output=tmp_path / "whole", chunk_rows=2_000, workers=1),
     )
 
     def stop_after_four(done: int, total: int) -> None:
         if done >= 8_000:
             raise KeyboardInterrupt
 
-    spec = BatchSpec(input=str(source), output=tmp_path / "out", chunk_rows=2_000, job_id="j1")
+    spec = BatchSpec(
+        input=str(source), output=tmp_path / "out", chunk_rows=2_000, job_id="j1", workers=workers
+    )
     with pytest.raises(KeyboardInterrupt):
         run_local(loaded, spec, stop_after_four)
-    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 4
+    written = len(list((tmp_path / "out").glob("part-*.parquet")))
+    # One worker stops at its fourth chunk; each other worker finishes the chunk it holds.
+    assert 4 <= written <= 4 + workers - 1
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
     again = run_local(
-        loaded, BatchSpec(input=str(source), output=tmp_path / "out", chunk_rows=2_000, job_id="j1")
+        loaded,
+        BatchSpec(
+            input=str(source), output=tmp_path / "out", chunk_rows=2_000, job_id="j1", workers=2
+        ),
     )
-    assert (again.chunks, again.chunks_skipped) == (12, 4)
+    assert (again.chunks, again.chunks_skipped) == (12, written)
+    assert (again.rows_in, again.rows_total) == (24_000, 24_000)
     assert (again.rows_out, again.rejected) == (whole.rows_out, whole.rejected) == (23_997, 3)
     pd.testing.assert_frame_equal(
         _output(tmp_path / "out").drop(columns="job_id"),
@@ -112,6 +125,56 @@ def test_an_interrupted_job_resumes_where_it_stopped(registry: Registry, tmp_pat
     pd.testing.assert_frame_equal(
         _output(tmp_path / "out-rejects"), _output(tmp_path / "whole-rejects")
     )
+
+
+@pytest.mark.parametrize("kind", [".parquet", ".csv"])
+def test_any_number_of_workers_writes_the_same_output(
+    registry: Registry, tmp_path: Path, kind: str
+) -> None:
+    """Chunks follow from the input alone: the parts, their rows and the rejects are the
+    same whether one worker scores them or three share them."""
+    loaded, model = classifier(registry)
+    frame = inputs(30_000)
+    source = tmp_path / "in"
+    for i, start in enumerate(range(0, 30_000, 7_000)):  # files of uneven sizes
+        write(frame.iloc[start : start + 7_000], source / f"{i}{kind}", row_group_size=3_000)
+    outputs = {}
+    for workers in (1, 2, 3):
+        out = tmp_path / f"out{workers}"
+        spec = BatchSpec(
+            input=str(source), output=out, id_column="id", chunk_rows=2_500, workers=workers
+        )
+        result = run_local(loaded, spec)
+        assert (result.rows_in, result.rows_out, result.rejected) == (30_000, 29_997, 3)
+        outputs[workers] = (
+            sorted(p.name for p in out.glob("part-*")),
+            _output(out).drop(columns="job_id"),
+            _output(tmp_path / f"out{workers}-rejects"),
+        )
+    for workers in (2, 3):
+        assert outputs[workers][0] == outputs[1][0]
+        pd.testing.assert_frame_equal(outputs[workers][1], outputs[1][1])
+        pd.testing.assert_frame_equal(outputs[workers][2], outputs[1][2])
+    scored = outputs[1][1]
+    assert scored["row"].tolist() == [r for r in range(30_000) if r not in BAD_ROWS]
+    kept = frame.drop(index=list(BAD_ROWS))
+    np.testing.assert_array_equal(scored["prediction"], model.predict(kept[FEATURES]))
+    assert scored["id"].tolist() == kept["id"].tolist()
+
+
+def test_a_failing_worker_stops_the_others(registry: Registry, tmp_path: Path) -> None:
+    loaded, _ = classifier(registry)
+    source = write(inputs(40_000), tmp_path / "in.parquet", row_group_size=1_000)
+    spec = BatchSpec(
+        input=str(source), output=tmp_path / "out", chunk_rows=1_000, fail_on_reject=True,
+        workers=2,
+    )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="row 3 breaks the signature"):
+        run_local(loaded, spec)
+    # The bad row is in the first chunk: the other worker stops after its current unit's
+    # chunk instead of scoring the whole input.
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) < 20
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
 
 
 def test_a_job_killed_with_sigkill_resumes_to_the_same_output(
@@ -196,7 +259,7 @@ def test_csv_output_holds_the_same_results_and_resumes(registry: Registry, tmp_p
 
     spec = BatchSpec(
         input=str(source), output=tmp_path / "csv", id_column="id", format="csv",
-        chunk_rows=3_000, job_id="c",
+        chunk_rows=3_000, job_id="c", workers=1,
     )  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
         run_local(loaded, spec, stop_after_two)

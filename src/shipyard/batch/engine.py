@@ -1,14 +1,20 @@
 """The local batch engine: score a Parquet or CSV input of any size in chunks, with
-bounded memory, resumably.
+bounded memory, resumably, on all cores.
 
-The input (a file, a directory or a glob of them) is read as an Arrow dataset, file by
-file in name order and chunk by chunk (``chunk_rows`` rows at most), so the chunks of an
-input are the same on every run. Chunk ``i`` is validated against the version's
+The input (a file, a directory or a glob of them) is planned before anything is read:
+file by file in name order, each Parquet row group (each CSV file) cut into chunks of
+``chunk_rows`` rows, so the chunks of an input are the same on every run, for any
+number of workers and on any engine. Chunk ``i`` is validated against the version's
 signature, scored, and written to ``OUTPUT/part-<i>.parquet`` under a temporary name
 renamed when complete; ``OUTPUT/_job.json`` names the job and its input. A run with the
-same job id over the same output skips the chunks already written, so an interrupted job
-(Ctrl-C, ``kill -9``) picks up where it stopped and ends with the output an
-uninterrupted run writes.
+same job id over the same output skips the chunks already written (without reading
+them), so an interrupted job (Ctrl-C, ``kill -9``) picks up where it stopped and ends
+with the output an uninterrupted run writes.
+
+Workers (threads: reading, writing and the numeric libraries' scoring release the GIL)
+take units of consecutive chunks in turn; each reads its unit with a little read-ahead
+and hands the files to write to background writers, so reading, scoring and writing
+overlap. Memory stays a few chunks per worker whatever the input's size.
 
 Rows that break the signature go to ``REJECTS/part-<i>.parquet`` with their row number
 (from 0 over the whole input), their id and the reason; the other rows of the chunk are
@@ -23,13 +29,14 @@ import glob
 import json
 import os
 import re
+import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -38,6 +45,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from shipyard.errors import InvalidInputError, SignatureError
 from shipyard.registry.loaded import LoadedModel
@@ -66,6 +74,12 @@ class BatchSpec:
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     format: str = "parquet"
     """``parquet`` or ``csv``: how the output parts are written (rejects are Parquet)."""
+    workers: int | None = None
+    """Workers scoring at once (default: all cores); the output is the same for any."""
+    engine: str = "local"
+    """``local`` (this machine) or ``ray`` (a Ray cluster's workers)."""
+    ray_address: str | None = None
+    """The Ray cluster to use (default: a local Ray started for the job)."""
 
 
 @dataclass
@@ -107,6 +121,12 @@ def check_spec(spec: BatchSpec) -> None:
     """Refuse a job whose options are not valid, naming the option."""
     if spec.chunk_rows < 1:
         raise InvalidInputError(f"--chunk-rows must be 1 or more; got {spec.chunk_rows}")
+    if spec.workers is not None and spec.workers < 1:
+        raise InvalidInputError(f"--workers must be 1 or more; got {spec.workers}")
+    if spec.engine not in ENGINES:
+        raise InvalidInputError(f"--engine {spec.engine!r} is not one of: {', '.join(ENGINES)}")
+    if spec.ray_address is not None and spec.engine != "ray":
+        raise InvalidInputError("--ray-address needs --engine ray")
     if spec.format not in FORMATS:
         raise InvalidInputError(f"--format {spec.format!r} is not one of: {', '.join(FORMATS)}")
     if not re.fullmatch(JOB_ID, spec.job_id):
@@ -165,26 +185,103 @@ def check_columns(loaded: LoadedModel, schema: pa.Schema, id_column: str | None)
         )
 
 
-def chunks(dataset: ds.Dataset, chunk_rows: int, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """The input's chunks, file by file in name order: the same on every run."""
+@dataclass(frozen=True)
+class Unit:
+    """Consecutive chunks of one input file: what a worker reads and scores in one go.
+
+    A job's chunks follow from the input alone (a Parquet row group is cut into chunks
+    of ``chunk_rows`` rows, a CSV file likewise), so every engine and every number of
+    workers scores the same chunks into the same parts; units only share them out."""
+
+    file: str
+    kind: str
+    """``parquet`` or ``csv``."""
+    row_groups: tuple[int, ...] | None
+    """The Parquet row groups read; ``None``: the whole (CSV) file."""
+    first_chunk: int
+    first_row: int
+    """Number, over the whole input, of the unit's first row."""
+    sizes: tuple[int, ...]
+    """Rows of each of the unit's chunks."""
+
+    @property
+    def rows(self) -> int:
+        return sum(self.sizes)
+
+
+def _pieces(rows: int, chunk_rows: int) -> list[int]:
+    return [min(chunk_rows, rows - start) for start in range(0, rows, chunk_rows)]
+
+
+def plan(dataset: ds.Dataset, chunk_rows: int, *, unit_rows: int | None = None) -> list[Unit]:
+    """The input's chunks, file by file in name order, grouped into units of about
+    ``unit_rows`` rows (default: a whole file each). Parquet files are planned from
+    their footers, without reading data; CSV files are counted."""
+    units: list[Unit] = []
+    chunk, row = 0, 0
     for fragment in sorted(dataset.get_fragments(), key=lambda f: str(f.path)):
-        # Little read-ahead and no pre-buffering of whole files: memory stays a few
-        # chunks whatever the input's size.
-        options = (
-            {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
-            if isinstance(fragment, ds.ParquetFileFragment)
-            else {}
+        parquet = isinstance(fragment, ds.ParquetFileFragment)
+        if parquet:
+            groups = [(g.id, g.num_rows) for g in fragment.row_groups if g.num_rows]
+        else:
+            groups = [(-1, fragment.count_rows())]
+        # Consecutive row groups, cut where a unit has enough rows.
+        runs: list[list[tuple[int, int]]] = [[]]
+        for group in groups:
+            if runs[-1] and unit_rows is not None and sum(n for _, n in runs[-1]) >= unit_rows:
+                runs.append([])
+            runs[-1].append(group)
+        for run in runs:
+            sizes = tuple(size for _, n in run for size in _pieces(n, chunk_rows))
+            if not sizes:
+                continue
+            ids = tuple(g for g, _ in run) if parquet else None
+            kind = "parquet" if parquet else "csv"
+            units.append(Unit(str(fragment.path), kind, ids, chunk, row, sizes))
+            chunk += len(sizes)
+            row += sum(sizes)
+    return units
+
+
+def read_unit(unit: Unit, columns: list[str], *, readahead: int = 2) -> Iterator[pa.RecordBatch]:
+    """The unit's chunks, of exactly the planned sizes (a reader may cut a row group
+    where it likes: the pieces are put back together or cut again here)."""
+    fragment = next(iter(ds.dataset(unit.file, format=unit.kind).get_fragments()))
+    options: dict[str, Any] = {}
+    if isinstance(fragment, ds.ParquetFileFragment):
+        assert unit.row_groups is not None
+        fragment = fragment.subset(row_group_ids=list(unit.row_groups))
+        # No pre-buffering of whole row groups: memory stays a few chunks whatever
+        # the input's size.
+        options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    scan = fragment.to_batches(
+        batch_size=max(unit.sizes),
+        columns=columns,
+        batch_readahead=readahead,
+        fragment_readahead=1,
+        **options,
+    )
+    sizes = iter(unit.sizes)
+    want = next(sizes)
+    held: list[pa.RecordBatch] = []
+    have = 0
+    for batch in scan:
+        while batch.num_rows:
+            take = min(want - have, batch.num_rows)
+            held.append(batch if take == batch.num_rows else batch.slice(0, take))
+            have += take
+            batch = batch.slice(take)
+            if have == want:
+                yield held[0] if len(held) == 1 else pa.concat_batches(held)
+                held, have = [], 0
+                want = next(sizes, 0)
+                if not want:
+                    return
+    if want:
+        raise InvalidInputError(
+            f"{unit.file} changed while the job read it (fewer rows than planned); "
+            "score a copy that stays put"
         )
-        scan = fragment.to_batches(
-            batch_size=chunk_rows,
-            columns=columns,
-            batch_readahead=1,
-            fragment_readahead=1,
-            **options,
-        )
-        for batch in scan:
-            if batch.num_rows:
-                yield batch
 
 
 Rejects = dict[int, tuple[str | None, str]]
@@ -229,7 +326,9 @@ class Scorer:
         needs the full check (a null, a non-number type, ±inf or NaN)."""
         if not self.numeric:
             return None
-        matrix = np.empty((batch.num_rows, len(self.names)), dtype=np.float64)
+        # Column-major: each column is one contiguous copy, and it is the layout the
+        # linear kernels and scikit-learn's own code take without another copy.
+        matrix = np.empty((batch.num_rows, len(self.names)), dtype=np.float64, order="F")
         for j, name in enumerate(self.names):
             column = batch.column(name)
             kind = column.type
@@ -241,22 +340,22 @@ class Scorer:
         return matrix
 
     def score(
-        self, batch: pa.RecordBatch, first_row: int
-    ) -> tuple[pa.Table | None, pd.DataFrame, pd.DataFrame | None]:
+        self, batch: pa.RecordBatch, first_row: int, *, inputs: bool = False
+    ) -> tuple[pa.Table | None, pd.DataFrame | None, pd.DataFrame | None]:
         """Scored rows as an Arrow table, the rejected rows (``row``, id, ``column``,
-        ``reason``), and the valid rows' inputs as validated (``None`` when none is)."""
+        ``reason``; ``None`` when there are none), and, with ``inputs``, the valid rows'
+        inputs as validated (``None`` when none is)."""
         spec = self.spec
         matrix = self._matrix(batch)
         if matrix is not None:  # every value a finite float: nothing to reject
             labels, probabilities = self._outputs(matrix)
             rows = np.arange(first_row, first_row + batch.num_rows)
             ids = batch.column(spec.id_column) if spec.id_column is not None else None
-            fast = pd.DataFrame(matrix, columns=self.names, copy=False)
-            return self._table(rows, ids, labels, probabilities), _no_rejects(spec), fast
+            fast = pd.DataFrame(matrix, columns=self.names, copy=False) if inputs else None
+            return self._table(rows, ids, labels, probabilities), None, fast
         frame = batch.to_pandas()
-        inputs = frame[self.names]
         rejects: Rejects = {}
-        valid = _valid_rows(self.loaded, inputs.reset_index(drop=True), rejects)
+        valid = _valid_rows(self.loaded, frame[self.names].reset_index(drop=True), rejects)
         bad = np.zeros(len(frame), dtype=bool)
         bad[list(rejects)] = True
         order = sorted(rejects)
@@ -269,8 +368,9 @@ class Scorer:
         )
         if spec.id_column is not None:
             rejected.insert(1, spec.id_column, frame[spec.id_column].to_numpy()[bad])
+        found = rejected if len(rejected) else None
         if valid is None:
-            return None, rejected, None
+            return None, found, None
         good = ~bad
         ids = None if spec.id_column is None else pa.array(frame[spec.id_column].to_numpy()[good])
         predictions = np.asarray(self.loaded.runtime.predict(valid))
@@ -278,7 +378,7 @@ class Scorer:
         if self.classes is not None:
             probabilities = np.asarray(self.loaded.runtime.predict_proba(valid), dtype=np.float64)
         table = self._table(first_row + np.flatnonzero(good), ids, predictions, probabilities)
-        return table, rejected, valid
+        return table, found, valid
 
     def _outputs(
         self, matrix: np.ndarray[Any, Any]
@@ -287,7 +387,7 @@ class Scorer:
         runtime, whichever scored a sample of the first chunk faster (kernels are built
         for small requests; on large chunks the library's own code may win)."""
         if self.kernel is not None and self._use_kernel is None:
-            sample = np.ascontiguousarray(matrix[:4096])
+            sample = matrix[:4096]
             started = time.perf_counter()
             compiled = self.kernel(sample)
             middle = time.perf_counter()
@@ -336,12 +436,9 @@ class Scorer:
         return pa.table(columns)
 
 
-def _no_rejects(spec: BatchSpec) -> pd.DataFrame:
-    names = ["row", *([spec.id_column] if spec.id_column else []), "column", "reason"]
-    return pd.DataFrame({name: [] for name in names})
-
-
 FORMATS = ("parquet", "csv")
+#: The engines a job may run on.
+ENGINES = ("local", "ray")
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -369,26 +466,53 @@ def _rows_in(part: Path) -> int:
 
 
 class _Writer:
-    """Writes files on one background thread, in the order given, while the next chunk
-    is scored (Parquet writing releases the GIL); at most ``depth`` writes wait."""
+    """Writes chunks' files on background threads while the next chunks are scored
+    (Parquet writing releases the GIL); at most ``depth`` writes wait, and the first
+    failure is raised by the next :meth:`submit` or by :meth:`close`."""
 
-    def __init__(self, depth: int = 2) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-batch-write")
-        self._pending: deque[Future[None]] = deque()
-        self._depth = depth
+    def __init__(self, threads: int = 1, depth: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shipyard-write")
+        self._room = threading.BoundedSemaphore(depth)
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        self._failure: BaseException | None = None
 
     def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > self._depth:
-            self._pending.popleft().result()
+        self._room.acquire()
+        self._raise()
+        future = self._pool.submit(fn, *args)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+            if self._failure is None and not future.cancelled():
+                self._failure = future.exception()
+        self._room.release()
+
+    def _raise(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def close(self) -> None:
-        """Wait for every write (raising the first failure) and stop the thread."""
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True)
+        """Wait for every write (raising the first failure) and stop the threads."""
+        self._pool.shutdown(wait=True)
+        self._raise()
+
+
+def _write_chunk(
+    rejects: pa.Table | None, reject_part: Path, table: pa.Table | None, part: Path, empty: Path
+) -> None:
+    """A chunk's files: its rejects first, then its part (or, when every row was
+    rejected, an empty marker), so a chunk whose part exists is whole."""
+    if rejects is not None:
+        _write(rejects, reject_part)
+    if table is None:
+        empty.touch()
+    else:
+        _write(table, part)
 
 
 def check_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> bool:
@@ -437,86 +561,230 @@ def _claim_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> Non
         (spec.output / JOB_FILE).write_text(json.dumps(_job_file(spec, loaded, files), indent=2))
 
 
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class _Stopped(Exception):
+    """Another worker failed or the job was stopped: this one stops too."""
+
+
+class UnitScorer:
+    """Scores units of one job: the chunks of a unit not written yet are read, scored
+    and written (rejects, then the part); those written already are counted. Safe to
+    use from several threads at once; :meth:`score_unit` works in any process that sees
+    the input and output (the Ray engine's workers call it)."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        spec: BatchSpec,
+        rejects_dir: Path,
+        *,
+        sink: Sink | None = None,
+        writers: int = 1,
+    ) -> None:
+        self.spec = spec
+        self.rejects_dir = rejects_dir
+        self.scorer = Scorer(loaded, spec)
+        self.columns = list(
+            dict.fromkeys([*loaded.signature.names, *filter(None, [spec.id_column])])
+        )
+        self.sink = sink
+        self.writer = _Writer(threads=writers, depth=2 * writers)
+        self.stop = threading.Event()
+        self._sink_lock = threading.Lock()
+
+    def paths(self, index: int) -> tuple[Path, Path, Path]:
+        """A chunk's part, rejects part and all-rejected marker."""
+        spec = self.spec
+        return (
+            spec.output / f"part-{index:06d}.{spec.format}",
+            self.rejects_dir / f"part-{index:06d}.parquet",
+            spec.output / f".empty-{index:06d}",
+        )
+
+    def score_unit(
+        self, unit: Unit, done: Callable[[BatchResult], None] | None = None
+    ) -> BatchResult:
+        """Score ``unit``; ``done`` is called after each chunk with what it did (it may
+        raise to stop). Returns what the whole unit did."""
+        total = BatchResult(job_id=self.spec.job_id)
+        written = [self._written(unit.first_chunk + k) for k in range(len(unit.sizes))]
+        if all(w is not None for w in written):  # nothing to read
+            for w in written:
+                assert w is not None
+                total = _add(total, w)
+                if done is not None:
+                    done(w)
+            return total
+        row = unit.first_row
+        for k, batch in enumerate(read_unit(unit, self.columns)):
+            if self.stop.is_set():
+                raise _Stopped
+            step = written[k] or self._chunk(unit.first_chunk + k, batch, row)
+            row += batch.num_rows
+            total = _add(total, step)
+            if done is not None:
+                done(step)
+        return total
+
+    def _written(self, index: int) -> BatchResult | None:
+        """What an earlier run wrote of chunk ``index``, or ``None`` if it did not."""
+        part, reject_part, empty = self.paths(index)
+        if not (part.exists() or empty.exists()):
+            return None
+        step = BatchResult(job_id=self.spec.job_id, chunks=1, chunks_skipped=1)
+        step.rows_out = _rows_in(part) if part.exists() else 0
+        if reject_part.exists():
+            _count(step, pq.read_table(reject_part, columns=["column"]).to_pandas())
+        step.rows_in = step.rows_out + step.rejected
+        return step
+
+    def _chunk(self, index: int, batch: pa.RecordBatch, first_row: int) -> BatchResult:
+        spec = self.spec
+        step = BatchResult(job_id=spec.job_id, chunks=1, rows_in=batch.num_rows)
+        table, rejected, valid = self.scorer.score(batch, first_row, inputs=self.sink is not None)
+        rejects = None
+        if rejected is not None:
+            if spec.fail_on_reject:
+                first = rejected.iloc[0]
+                raise InvalidInputError(
+                    f"row {first['row']} breaks the signature: {first['reason']}; "
+                    f"{len(rejected)} row(s) of chunk {index} rejected, and "
+                    "--fail-on-reject stops the job (drop it to write them to the "
+                    "rejects instead)"
+                )
+            rejects = pa.Table.from_pandas(rejected, preserve_index=False)
+            _count(step, rejected)
+        part, reject_part, empty = self.paths(index)
+        self.writer.submit(_write_chunk, rejects, reject_part, table, part, empty)
+        if table is not None:
+            step.rows_out = table.num_rows
+            if self.sink is not None and valid is not None:
+                with self._sink_lock:
+                    self.sink(valid, table)
+        return step
+
+    def close(self) -> None:
+        """Wait for every write; raise the first that failed."""
+        self.writer.close()
+
+
+def _add(total: BatchResult, step: BatchResult) -> BatchResult:
+    total.rows_in += step.rows_in
+    total.rows_out += step.rows_out
+    total.rejected += step.rejected
+    total.chunks += step.chunks
+    total.chunks_skipped += step.chunks_skipped
+    for column, n in step.reasons.items():
+        total.reasons[column] = total.reasons.get(column, 0) + n
+    return total
+
+
+def prepare(
+    loaded: LoadedModel, spec: BatchSpec, *, unit_rows: int | None = None
+) -> tuple[list[Unit], BatchResult, Path]:
+    """Check a job, mark its output as the job's and plan its units; the result to
+    fill and where the rejects go."""
+    check_spec(spec)
+    files, kind = input_files(spec.input)
+    dataset = dataset_of(files, kind)
+    check_columns(loaded, dataset.schema, spec.id_column)
+    units = plan(dataset, spec.chunk_rows, unit_rows=unit_rows)
+    _claim_output(spec, loaded, files)
+    rejects_dir = spec.rejects or spec.output.with_name(f"{spec.output.name}-rejects")
+    result = BatchResult(
+        job_id=spec.job_id,
+        output=str(spec.output),
+        rejects=str(rejects_dir),
+        rows_total=sum(u.rows for u in units),
+    )
+    return units, result, rejects_dir
+
+
+def finish(spec: BatchSpec, result: BatchResult, started: float) -> BatchResult:
+    """Mark the output complete."""
+    (spec.output / DONE_FILE).write_text(json.dumps(result.to_dict(), indent=2))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
 def run_local(
     loaded: LoadedModel,
     spec: BatchSpec,
     progress: Progress | None = None,
     sink: Sink | None = None,
 ) -> BatchResult:
-    """Score ``spec.input`` with ``loaded`` in one process (see the module docs)."""
-    check_spec(spec)
+    """Score ``spec.input`` with ``loaded`` in this process (see the module docs), on
+    ``spec.workers`` threads (default: all cores). Each worker reads, scores and
+    writes whole units; reading and writing release the GIL, and so does the scoring
+    of the numeric libraries models are built with."""
     started = time.perf_counter()
-    files, kind = input_files(spec.input)
-    dataset = dataset_of(files, kind)
-    check_columns(loaded, dataset.schema, spec.id_column)
-    total = dataset.count_rows()
-    _claim_output(spec, loaded, files)
-    rejects_dir = spec.rejects or spec.output.with_name(f"{spec.output.name}-rejects")
-    result = BatchResult(
-        job_id=spec.job_id, output=str(spec.output), rejects=str(rejects_dir), rows_total=total
-    )
-    wanted = list(dict.fromkeys([*loaded.signature.names, *filter(None, [spec.id_column])]))
-    scorer = Scorer(loaded, spec)
-    writer = _Writer()
+    workers = spec.workers or default_workers()
+    # One worker reads each file in one go (read-ahead never stops); several share
+    # units of about four chunks, so they finish together.
+    unit_rows = None if workers == 1 else 4 * spec.chunk_rows
+    units, result, rejects_dir = prepare(loaded, spec, unit_rows=unit_rows)
+    workers = max(1, min(workers, len(units)))
+    scoring = UnitScorer(loaded, spec, rejects_dir, sink=sink, writers=workers)
+    lock = threading.Lock()
+
+    def done(step: BatchResult) -> None:
+        with lock:
+            _add(result, step)
+            if progress is not None:
+                progress(result.rows_in, result.rows_total)
+
     try:
-        _score_all(dataset, spec, wanted, scorer, rejects_dir, result, writer, progress, sink)
-    finally:
-        writer.close()  # the chunks scored so far are on disk, even when stopping
-    (spec.output / DONE_FILE).write_text(json.dumps(result.to_dict(), indent=2))
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _score_all(
-    dataset: ds.Dataset,
-    spec: BatchSpec,
-    wanted: list[str],
-    scorer: Scorer,
-    rejects_dir: Path,
-    result: BatchResult,
-    writer: _Writer,
-    progress: Progress | None,
-    sink: Sink | None,
-) -> int:
-    done = 0
-    total = result.rows_total
-    for index, batch in enumerate(chunks(dataset, spec.chunk_rows, wanted)):
-        part = spec.output / f"part-{index:06d}.{spec.format}"
-        reject_part = rejects_dir / f"part-{index:06d}.parquet"
-        result.chunks += 1
-        result.rows_in += batch.num_rows
-        empty = spec.output / f".empty-{index:06d}"
-        if part.exists() or empty.exists():
-            result.chunks_skipped += 1
-            result.rows_out += _rows_in(part) if part.exists() else 0
-            if reject_part.exists():
-                rejected = pq.read_table(reject_part, columns=["column"]).to_pandas()
-                _count(result, rejected)
-        else:
-            table, rejected, valid = scorer.score(batch, done)
-            if len(rejected):
-                if spec.fail_on_reject:
-                    first = rejected.iloc[0]
-                    raise InvalidInputError(
-                        f"row {first['row']} breaks the signature: {first['reason']}; "
-                        f"{len(rejected)} row(s) of chunk {index} rejected, and "
-                        "--fail-on-reject stops the job (drop it to write them to the "
-                        "rejects instead)"
-                    )
-                rejects = pa.Table.from_pandas(rejected, preserve_index=False)
-                writer.submit(_write, rejects, reject_part)  # before the part: in order
-                _count(result, rejected)
-            if table is None:  # every row rejected: the chunk is done, with no part
-                writer.submit(Path.touch, empty)
+        # The workers are the parallelism: a BLAS thread pool per worker on top of
+        # them only contends for the same cores (a chunk's products are small).
+        with threadpool_limits(limits=1, user_api="blas"):
+            if workers == 1:
+                for unit in units:
+                    scoring.score_unit(unit, done)
             else:
-                writer.submit(_write, table, part)
-                result.rows_out += table.num_rows
-                if sink is not None and valid is not None:
-                    sink(valid, table)
-        done += batch.num_rows
-        if progress is not None:
-            progress(done, total)
-    return done
+                _share(units, scoring, done, workers)
+    finally:
+        scoring.close()  # the chunks scored so far are on disk, even when stopping
+    return finish(spec, result, started)
+
+
+def _share(
+    units: list[Unit], scoring: UnitScorer, done: Callable[[BatchResult], None], workers: int
+) -> None:
+    """Score ``units`` on ``workers`` threads, each taking the next unit when it is
+    free; the first failure (or Ctrl-C) stops them all after their current chunk."""
+    queue: SimpleQueue[Unit] = SimpleQueue()
+    for unit in units:
+        queue.put(unit)
+
+    def work() -> None:
+        while not scoring.stop.is_set():
+            try:
+                unit = queue.get_nowait()
+            except Empty:
+                return
+            scoring.score_unit(unit, done)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipyard-score") as pool:
+        futures = [pool.submit(work) for _ in range(workers)]
+        try:
+            failed = None
+            for future in as_completed(futures):
+                error = future.exception()
+                if error is not None and not isinstance(error, _Stopped):
+                    failed = failed or error
+                    scoring.stop.set()
+            if failed is not None:
+                raise failed
+        except BaseException:
+            scoring.stop.set()  # Ctrl-C: the workers finish their chunk and stop
+            raise
 
 
 def _count(result: BatchResult, rejected: pd.DataFrame) -> None:

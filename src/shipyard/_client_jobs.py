@@ -35,6 +35,9 @@ class BatchJobs(abc.ABC):
         job_id: str | None = None,
         log_fraction: float = 1.0,
         format: str = "parquet",
+        workers: int | None = None,
+        engine: str = "local",
+        ray_address: str | None = None,
     ) -> Job:
         """Start scoring ``input`` (a path on the server's machine) into ``output`` on
         the server (``shipyard batch score``); returns the job's record, ``running``."""
@@ -49,6 +52,9 @@ class BatchJobs(abc.ABC):
             "job_id": job_id,
             "log_fraction": log_fraction,
             "format": format,
+            "workers": workers,
+            "engine": engine,
+            "ray_address": ray_address,
         }
         sent = {k: v for k, v in body.items() if v is not None}
         return Job.model_validate(self._request("POST", "/jobs", json=sent).json())

@@ -53,6 +53,12 @@ class JobCreate(BaseModel):
     """Share of the rows written to the prediction log."""
     format: Literal["parquet", "csv"] = "parquet"
     """How the output parts are written."""
+    workers: Annotated[int, Field(ge=1, le=1024)] | None = None
+    """Workers scoring at once (default: all the server's cores, or the Ray cluster's)."""
+    engine: Literal["local", "ray"] = "local"
+    """``local`` (the server's machine) or ``ray`` (a Ray cluster; ``shipyard[ray]``)."""
+    ray_address: Annotated[str, Field(max_length=1024)] | None = None
+    """With ``engine`` ``ray``: the cluster to join (default: a local Ray)."""
 
 
 def _run(registry: Registry, spec: BatchSpec, loaded: object, fraction: float) -> None:
@@ -84,6 +90,9 @@ def start(body: JobCreate, actor: ActorDep, store: RegistryDep) -> Job:
         rejects=None if body.rejects is None else Path(body.rejects),
         fail_on_reject=body.fail_on_reject,
         format=body.format,
+        workers=body.workers,
+        engine=body.engine,
+        ray_address=body.ray_address,
     )
     if body.job_id:
         spec.job_id = body.job_id

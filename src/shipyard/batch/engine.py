@@ -26,6 +26,8 @@ costs a few extra validations, not one per row.
 from __future__ import annotations
 
 import glob
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -37,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -113,6 +115,21 @@ Sink = Callable[[pd.DataFrame, pa.Table], None]
 write them to the prediction log)."""
 
 
+class ChunkLog(Protocol):
+    """Where a worker of another process (the Ray engine's) sends scored chunks."""
+
+    def write(self, valid: pd.DataFrame, table: pa.Table) -> None: ...
+
+    def flush(self) -> None:
+        """Make what was written durable (a worker may stop for good after it)."""
+
+    def close(self) -> None: ...
+
+
+SinkFactory = Callable[["LoadedModel", "BatchSpec"], ChunkLog]
+"""Makes a worker's :class:`ChunkLog`; it is sent to the workers, so it must pickle."""
+
+
 #: What a job id may be: it names the job's record and is written into its output.
 JOB_ID = r"^[A-Za-z0-9._-]{1,64}$"
 
@@ -125,6 +142,11 @@ def check_spec(spec: BatchSpec) -> None:
         raise InvalidInputError(f"--workers must be 1 or more; got {spec.workers}")
     if spec.engine not in ENGINES:
         raise InvalidInputError(f"--engine {spec.engine!r} is not one of: {', '.join(ENGINES)}")
+    if spec.engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise InvalidInputError(
+            "--engine ray needs Ray: pip install 'shipyard[ray]' (or leave --engine out "
+            "to score on this machine)"
+        )
     if spec.ray_address is not None and spec.engine != "ray":
         raise InvalidInputError("--ray-address needs --engine ray")
     if spec.format not in FORMATS:
@@ -437,8 +459,30 @@ class Scorer:
 
 
 FORMATS = ("parquet", "csv")
-#: The engines a job may run on.
-ENGINES = ("local", "ray")
+#: The engines a job may run on, by key: where their ``run`` function is (``run(loaded,
+#: spec, progress, sink factory)``, imported when a job uses it).
+ENGINES = {"local": "shipyard.batch.engine:run_with", "ray": "shipyard.batch.ray_engine:run_ray"}
+
+
+def engine(name: str) -> Callable[..., BatchResult]:
+    """The ``run`` function of the engine ``name``."""
+    module, _, function = ENGINES[name].partition(":")
+    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+
+
+def run_with(
+    loaded: LoadedModel,
+    spec: BatchSpec,
+    progress: Progress | None = None,
+    sink: SinkFactory | None = None,
+) -> BatchResult:
+    """:func:`run_local` with its chunk log made by ``sink`` (the engines' common form)."""
+    log = None if sink is None else sink(loaded, spec)
+    try:
+        return run_local(loaded, spec, progress, None if log is None else log.write)
+    finally:
+        if log is not None:
+            log.close()
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -495,6 +539,14 @@ class _Writer:
     def _raise(self) -> None:
         if self._failure is not None:
             raise self._failure
+
+    def wait(self) -> None:
+        """Wait for the writes submitted so far (raising the first failure)."""
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.exception()
+        self._raise()
 
     def close(self) -> None:
         """Wait for every write (raising the first failure) and stop the threads."""
@@ -669,6 +721,11 @@ class UnitScorer:
                 with self._sink_lock:
                     self.sink(valid, table)
         return step
+
+    def close_writes(self) -> None:
+        """Wait for the chunks scored so far to be on disk; raise the first write that
+        failed."""
+        self.writer.wait()
 
     def close(self) -> None:
         """Wait for every write; raise the first that failed."""

@@ -14,9 +14,9 @@ the log is its ``--id-column`` value (so feedback by that id joins it), else
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -35,8 +35,8 @@ from shipyard.batch.engine import (
     check_output,
     check_spec,
     dataset_of,
+    engine,
     input_files,
-    run_local,
 )
 from shipyard.errors import ConflictError, InvalidInputError, JobNotFoundError, ShipyardError
 from shipyard.predictions import PredictionLogWriter
@@ -141,6 +141,9 @@ class Jobs:
             "fail_on_reject": spec.fail_on_reject,
             "log_fraction": log_fraction,
             "format": spec.format,
+            "workers": spec.workers,
+            "engine": spec.engine,
+            "ray_address": spec.ray_address,
         }
         with self.db.session(write=True) as s:
             row = s.get(BatchJobRow, spec.job_id, with_for_update=True)
@@ -233,26 +236,36 @@ def _sampled(rows: np.ndarray[Any, Any], fraction: float) -> np.ndarray[Any, Any
     return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53) < fraction
 
 
-def _log_sink(
-    writer: PredictionLogWriter, loaded: LoadedModel, spec: BatchSpec, fraction: float
-) -> Callable[[pd.DataFrame, pa.Table], None]:
-    def write(valid: pd.DataFrame, table: pa.Table) -> None:
+class BatchLog:
+    """Writes a job's scored chunks to the prediction log (see the module docs). Made
+    anew in each worker process of an engine that has them: it pickles as its
+    arguments."""
+
+    def __init__(
+        self, predictions: str, fraction: float, loaded: LoadedModel, spec: BatchSpec
+    ) -> None:
+        self.fraction = fraction
+        self.loaded = loaded
+        self.spec = spec
+        self.writer = PredictionLogWriter(Path(predictions)).start()
+
+    def write(self, valid: pd.DataFrame, table: pa.Table) -> None:
         rows = table.column("row").to_numpy()
-        keep = _sampled(rows, fraction)
+        keep = _sampled(rows, self.fraction)
         if not keep.any():
             return
-        if spec.id_column is not None:
-            ids = [str(v) for v in table.column(spec.id_column).to_pylist()]
+        if self.spec.id_column is not None:
+            ids = [str(v) for v in table.column(self.spec.id_column).to_pylist()]
         else:
-            ids = [f"{spec.job_id}:{r}" for r in rows.tolist()]
+            ids = [f"{self.spec.job_id}:{r}" for r in rows.tolist()]
         picked = np.flatnonzero(keep)
         proba = None
         named = [c for c in table.column_names if c.startswith("probability_")]
         if named:
             proba = np.column_stack([table.column(c).to_numpy() for c in named])[picked]
-        writer.append_batch(
-            model=loaded.version.name,
-            version=loaded.version.version,
+        self.writer.append_batch(
+            model=self.loaded.version.name,
+            version=self.loaded.version.version,
             request_ids=[ids[i] for i in picked],
             protocols=["batch"] * len(picked),
             latencies_ms=[0.0] * len(picked),
@@ -262,7 +275,11 @@ def _log_sink(
             probabilities=proba,
         )
 
-    return write
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def start_job(
@@ -310,11 +327,7 @@ def execute(
 ) -> tuple[Job, BatchResult | None]:
     """Score a job :func:`start_job` recorded, keeping its record up to date."""
     jobs = Jobs(registry)
-    writer = None
-    if log_fraction > 0:
-        writer = PredictionLogWriter(Path(registry.settings.predictions)).start()
     last = [0.0]
-
     seen = [0]
 
     def tick(done: int, total: int) -> None:
@@ -332,15 +345,14 @@ def execute(
         if progress is not None:
             progress(done, total)
 
-    sink = None if writer is None else _log_sink(writer, loaded, spec, log_fraction)
+    sink = None
+    if log_fraction > 0:
+        sink = functools.partial(BatchLog, str(registry.settings.predictions), log_fraction)
     result = None
     try:
-        result = run_local(loaded, spec, tick, sink)
+        result = engine(spec.engine)(loaded, spec, tick, sink)
     except BaseException as exc:
         job = jobs.finish(spec.job_id, result, exc, rows_done=seen[0])
         log.info("batch job %s %s: %s", spec.job_id, job.state, job.error)
         raise
-    finally:
-        if writer is not None:
-            writer.close()
     return jobs.finish(spec.job_id, result, None), result

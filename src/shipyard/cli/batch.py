@@ -59,10 +59,19 @@ def score(
         "--log-fraction",
         help="Share of the rows written to the prediction log, for monitors (0 to 1).",
     ),
+    workers: int = typer.Option(
+        None, "--workers", help="Workers scoring at once (default: all cores, or Ray's CPUs)."
+    ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this machine) or ray (a Ray cluster: shipyard[ray])."
+    ),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="With --engine ray: the cluster to join (default: a local Ray)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Score INPUT with MODEL into OUTPUT, chunk by chunk with bounded memory; run it
-    again with the same --job-id to finish an interrupted job."""
+    """Score INPUT with MODEL into OUTPUT, chunk by chunk with bounded memory, on all
+    cores; run it again with the same --job-id to finish an interrupted job."""
     spec = BatchSpec(
         input=input,
         output=output,
@@ -71,6 +80,9 @@ def score(
         rejects=rejects,
         fail_on_reject=fail_on_reject,
         format=output_format,
+        workers=workers,
+        engine=engine,
+        ray_address=ray_address,
     )
     if job_id:
         spec.job_id = job_id

@@ -174,7 +174,7 @@ class Schedules:
         with self.db.session(write=True) as s:
             row = self._row(s, name)
             options = dict(row.options)
-            options.update({k: v for k, v in changes.items() if k in OPTIONS})
+            options.update({k: v for k, v in changes.items() if k in OPTIONS and v is not None})
             for key in ("id_column", "rejects"):
                 if key in changes and changes[key] is None:
                     options[key] = DEFAULTS[key]

@@ -30,6 +30,7 @@ from shipyard._client_alerts import Alerting
 from shipyard._client_jobs import BatchJobs
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
+from shipyard._client_schedules import BatchSchedules
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoint, Revision, TrafficPolicy
 from shipyard.errors import (
@@ -87,7 +88,7 @@ def _pairs(values: Mapping[str, Any] | None) -> list[str]:
     return [f"{k}={v}" for k, v in (values or {}).items()]
 
 
-class Client(Operations, MonitorOperations, Alerting, BatchJobs):
+class Client(Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
     ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     """How often ``shipyard server`` looks for due monitors (seconds): each monitor whose
     schedule has come round since its last run is run then, its results stored."""
 
+    schedule_period_s: float = Field(default=15.0, gt=0, le=3_600)
+    """How often ``shipyard server`` looks for due batch schedules (seconds): each
+    schedule whose cron time has come is claimed and its run started as a batch job."""
+
+    schedule_max_runs: int = Field(default=2, ge=1, le=64)
+    """Most scheduled batch runs one ``shipyard server`` scores at once; a schedule due
+    while that many run waits for a free slot (another server may take it meanwhile)."""
+
     alert_period_s: float = Field(default=30.0, gt=0, le=3_600)
     """How often ``shipyard server`` evaluates alert rules (seconds): the monitor results
     and rollout events stored since the last round open, bump or resolve alerts, and

@@ -17,6 +17,8 @@ The hierarchy::
     │   ├── AliasNotFoundError
     │   ├── EndpointNotFoundError
     │   ├── RolloutNotFoundError
+    │   ├── JobNotFoundError
+    │   ├── ScheduleNotFoundError
     │   ├── MonitorNotFoundError
     │   ├── AlertRuleNotFoundError
     │   └── AlertNotFoundError
@@ -124,6 +126,10 @@ class RolloutNotFoundError(NotFoundError):
 
 class JobNotFoundError(NotFoundError):
     """No batch job with that id."""
+
+
+class ScheduleNotFoundError(NotFoundError):
+    """No batch schedule by that name."""
 
 
 class MonitorNotFoundError(NotFoundError):

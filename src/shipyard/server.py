@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from shipyard.alerting import AlertService
 from shipyard.api import router
 from shipyard.api.errors import install_error_handlers
+from shipyard.batch.schedules import Schedules
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, Rollout, RolloutController
 from shipyard.monitoring import MonitorRun, MonitorService
@@ -91,6 +92,7 @@ def create_server_app(
     rollouts: bool = True,
     monitors: bool = True,
     alerts: bool = True,
+    schedules: bool = True,
 ) -> FastAPI:
     """The server application for ``settings`` (default: read from ``SHIPYARD_*``).
 
@@ -103,7 +105,10 @@ def create_server_app(
     ``rollouts`` (the default), a rollout controller judges running rollouts every
     ``SHIPYARD_ROLLOUT_PERIOD_S``. With ``monitors`` (the default), due monitors run
     every ``SHIPYARD_MONITOR_PERIOD_S``. With ``alerts`` (the default), alert rules are
-    evaluated every ``SHIPYARD_ALERT_PERIOD_S`` and their notifications sent.
+    evaluated every ``SHIPYARD_ALERT_PERIOD_S`` and their notifications sent. With
+    ``schedules`` (the default), due batch schedules are claimed every
+    ``SHIPYARD_SCHEDULE_PERIOD_S`` and their runs scored on threads of the server, at most
+    ``SHIPYARD_SCHEDULE_MAX_RUNS`` at once.
     """
     settings = settings or Settings()
     if data_plane_app is None and data_plane:
@@ -125,6 +130,8 @@ def create_server_app(
         if alerts
         else None
     )
+
+    batch_schedules = Schedules(registry, max_runs=settings.schedule_max_runs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -161,11 +168,20 @@ def create_server_app(
                     daemon=True,
                 )
                 alerting_thread.start()
+            scheduling = None
+            if schedules:
+                scheduling = threading.Thread(
+                    target=batch_schedules.run_forever,
+                    args=(stop, settings.schedule_period_s),
+                    name="schedules",
+                    daemon=True,
+                )
+                scheduling.start()
             try:
                 yield
             finally:
                 stop.set()
-                for thread in (judging, watching, alerting_thread):
+                for thread in (judging, watching, alerting_thread, scheduling):
                     if thread is not None:
                         await asyncio.to_thread(thread.join, 30)
         registry.db.dispose()
@@ -183,6 +199,7 @@ def create_server_app(
     )
     app.state.registry = registry
     app.state.endpoints = endpoints
+    app.state.schedules = batch_schedules
     install_error_handlers(app)
     app.include_router(router, prefix=API_PREFIX)
     if data_plane_app is not None:

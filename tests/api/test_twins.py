@@ -1,6 +1,6 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback``, ``monitor``, ``alerts``, ``batch`` and ``jobs`` has a REST twin, or a stated reason in
-:data:`NO_TWIN` why not.
+``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs`` and ``schedules`` has a REST
+twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -75,6 +75,14 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("jobs", "list"): [("get", "/api/v1/jobs")],
     ("jobs", "show"): [("get", "/api/v1/jobs/{job_id}")],
     ("jobs", "cancel"): [("post", "/api/v1/jobs/{job_id}/cancel")],
+    ("schedules", "create"): [("post", "/api/v1/schedules")],
+    ("schedules", "list"): [("get", "/api/v1/schedules")],
+    ("schedules", "show"): [("get", "/api/v1/schedules/{name}")],
+    ("schedules", "update"): [("patch", "/api/v1/schedules/{name}")],
+    ("schedules", "pause"): [("patch", "/api/v1/schedules/{name}")],
+    ("schedules", "resume"): [("patch", "/api/v1/schedules/{name}")],
+    ("schedules", "delete"): [("delete", "/api/v1/schedules/{name}")],
+    ("schedules", "run"): [("post", "/api/v1/schedules/{name}/run")],
     ("alerts", "rules"): [  # create, list, delete
         ("post", "/api/v1/alert-rules"),
         ("get", "/api/v1/alert-rules"),
@@ -99,6 +107,7 @@ GROUPS = (
     "alerts",
     "batch",
     "jobs",
+    "schedules",
 )
 
 

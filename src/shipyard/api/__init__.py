@@ -4,7 +4,8 @@ Each route parses its request, calls one service (:class:`~shipyard.registry.Reg
 :class:`~shipyard.endpoints.Endpoints`, :class:`~shipyard.endpoints.RolloutController`,
 :class:`~shipyard.predictions.FeedbackStore`,
 :class:`~shipyard.monitoring.MonitorService`,
-:class:`~shipyard.alerting.AlertService`) and shapes the reply; no business logic
+:class:`~shipyard.alerting.AlertService`,
+:class:`~shipyard.batch.schedules.Schedules`) and shapes the reply; no business logic
 lives here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
 """
 
@@ -20,6 +21,7 @@ from shipyard.api import (
     monitors,
     registration,
     rollouts,
+    schedules,
     system,
 )
 from shipyard.api._deps import token
@@ -35,5 +37,6 @@ router.include_router(feedback.router)
 router.include_router(monitors.router)
 router.include_router(alerts.router)
 router.include_router(jobs.router)
+router.include_router(schedules.router)
 
 __all__ = ["router"]

@@ -7,6 +7,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shipyard.batch.schedules import Schedules
 from shipyard.endpoints import Endpoints, RolloutController
 from shipyard.monitoring import MonitorService
 from shipyard.predictions import FeedbackStore
@@ -52,6 +53,11 @@ def monitors(request: Request) -> MonitorService:
     return MonitorService(registry(request), settings.predictions, settings.feedback)
 
 
+def schedules(request: Request) -> Schedules:
+    """Batch schedules on the server's store; runs started here score on its threads."""
+    return cast(Schedules, request.app.state.schedules)
+
+
 def actor(
     x_shipyard_actor: Annotated[
         str | None,
@@ -73,4 +79,5 @@ EndpointsDep = Annotated[Endpoints, Depends(endpoints)]
 RolloutsDep = Annotated[RolloutController, Depends(rollouts)]
 FeedbackDep = Annotated[FeedbackStore, Depends(feedback)]
 MonitorsDep = Annotated[MonitorService, Depends(monitors)]
+SchedulesDep = Annotated[Schedules, Depends(schedules)]
 ActorDep = Annotated[str | None, Depends(actor)]

@@ -19,6 +19,7 @@ from shipyard.cli import (
     models,
     monitor,
     rollout,
+    schedules,
 )
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
@@ -42,6 +43,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(batch.app, name="batch")
 app.add_typer(batch.jobs_app, name="jobs")
+app.add_typer(schedules.app, name="schedules")
 
 
 @app.command()
@@ -105,7 +107,8 @@ def server_command(
     port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
 ) -> None:
     """Run Shipyard in one process: the REST API under /api/v1 (docs at /api/v1/docs),
-    every endpoint, models by their champion alias, and the rollout controller."""
+    every endpoint, models by their champion alias, the rollout controller, and the
+    schedulers of monitors, alerts and batch schedules."""
     from shipyard.cli.server import server
 
     server(host=host, port=port)

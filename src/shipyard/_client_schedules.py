@@ -46,7 +46,8 @@ class BatchSchedules(abc.ABC):
         ``input`` into ``output`` (paths on the server's machine, ``{date}`` and
         ``{time}`` filled in per run) at the times ``cron`` names in ``timezone``;
         ``options`` as :meth:`start_batch_job` takes them (``id_column``, ``chunk_rows``,
-        ``rejects``, ``fail_on_reject``, ``log_fraction``, ``format``)."""
+        ``rejects``, ``fail_on_reject``, ``log_fraction``, ``format``, ``workers``,
+        ``engine``, ``ray_address``)."""
         body = {
             "name": name,
             "model": model,

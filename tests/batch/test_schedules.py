@@ -131,7 +131,10 @@ def test_an_output_without_placeholder_gets_a_directory_per_run(
     for hour in (1, 2):
         [run] = schedules.run_due(NOON + timedelta(hours=hour))
         schedules.join()
-        assert Jobs(registry).get(run.job_id).state == "succeeded"
+        job = Jobs(registry).get(run.job_id)
+        assert job.state == "succeeded"
+        assert (job.options["workers"], job.options["engine"]) == ([None, 1][hour - 1], "local")
+        schedules.update("hourly", workers=1)
     runs = sorted(p.name for p in (tmp_path / "scores").iterdir())
     assert runs == ["hourly-20261126T1300Z", "hourly-20261126T1400Z"]
     # Rows 3 and 1,234 break the signature.
@@ -229,6 +232,10 @@ def test_changes_are_checked_and_named(registry: Registry, tmp_path: Path) -> No
         ("n", {"log_fraction": 2}, InvalidInputError, "log_fraction must be between 0 and 1"),
         ("n", {"format": "xlsx"}, InvalidInputError, "--format 'xlsx' is not one of"),
         ("n", {"colour": "red"}, InvalidInputError, "unknown option(s) colour"),
+        ("n", {"workers": 0}, InvalidInputError, "--workers must be 1 or more"),
+        ("n", {"workers": "2"}, InvalidInputError, "--workers must be a whole number"),
+        ("n", {"engine": "spark"}, InvalidInputError, "--engine 'spark' is not one of"),
+        ("n", {"ray_address": "auto"}, InvalidInputError, "--ray-address needs --engine ray"),
         ("a" * 50, {}, InvalidInputError, "the limit is 49"),
         ("bad name", {}, InvalidInputError, "schedule name 'bad name' is not allowed"),
         ("nightly", {}, ConflictError, "shipyard schedules update nightly"),

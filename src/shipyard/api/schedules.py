@@ -41,6 +41,11 @@ class _Options(BaseModel):
     log_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
     """Share of the rows written to the prediction log."""
     format: Literal["parquet", "csv"] = "parquet"
+    workers: Annotated[int, Field(ge=1, le=1024)] | None = None
+    """Workers scoring at once (default: all the server's cores, or the Ray cluster's)."""
+    engine: Literal["local", "ray"] = "local"
+    ray_address: Annotated[str, Field(max_length=1024, pattern=NO_NUL)] | None = None
+    """With ``engine`` ``ray``: the cluster to join (default: a local Ray)."""
 
 
 class ScheduleCreate(_Options):
@@ -77,6 +82,9 @@ class ScheduleChange(BaseModel):
     fail_on_reject: bool | None = None
     log_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
     format: Literal["parquet", "csv"] | None = None
+    workers: Annotated[int, Field(ge=1, le=1024)] | None = None
+    engine: Literal["local", "ray"] | None = None
+    ray_address: Annotated[str, Field(max_length=1024, pattern=NO_NUL)] | None = None
     paused: bool | None = None
     """``true`` pauses the schedule; ``false`` resumes it from the next cron time."""
 

@@ -28,7 +28,17 @@ from shipyard.registry.uri import ModelURI
 #: A run's job id is ``NAME-YYYYMMDDTHHMMZ``, and a job id is at most 64 characters.
 NAME_MAX = 64 - len("-20261127T0200Z")
 #: The batch options a schedule keeps, as ``shipyard batch score`` takes them.
-OPTIONS = ("id_column", "chunk_rows", "rejects", "fail_on_reject", "log_fraction", "format")
+OPTIONS = (
+    "id_column",
+    "chunk_rows",
+    "rejects",
+    "fail_on_reject",
+    "log_fraction",
+    "format",
+    "workers",
+    "engine",
+    "ray_address",
+)
 DEFAULTS: dict[str, Any] = {
     "id_column": None,
     "chunk_rows": CHUNK_ROWS,
@@ -36,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "fail_on_reject": False,
     "log_fraction": 1.0,
     "format": "parquet",
+    "workers": None,
+    "engine": "local",
+    "ray_address": None,
 }
 #: What a schedule's definition holds (besides its name); ``update`` may change any.
 FIELDS = ("model", "cron", "timezone", "input", "output", *OPTIONS, "paused")
@@ -57,7 +70,8 @@ class Schedule(BaseModel):
     output: str
     options: dict[str, Any]
     """``id_column``, ``chunk_rows``, ``rejects``, ``fail_on_reject``, ``log_fraction``,
-    ``format``: as ``shipyard batch score`` takes them."""
+    ``format``, ``workers``, ``engine``, ``ray_address``: as ``shipyard batch score``
+    takes them."""
     paused: bool
     next_run_at: datetime
     """When the next run is due (it may be in the past while the scheduler is not running)."""
@@ -137,6 +151,11 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
         out["id_column"] = None
     if out["rejects"] == "":
         out["rejects"] = None
+    if out["ray_address"] == "":
+        out["ray_address"] = None
+    workers = out["workers"]
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise InvalidInputError(f"--workers must be a whole number; got {workers!r}")
     check_spec(
         BatchSpec(
             input="",
@@ -144,6 +163,9 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
             chunk_rows=out["chunk_rows"],
             format=out["format"],
             job_id="check",
+            workers=workers,
+            engine=str(out["engine"]),
+            ray_address=out["ray_address"],
         )
     )
     out["fail_on_reject"] = bool(out["fail_on_reject"])
@@ -202,5 +224,8 @@ def plan(schedule: Schedule, at: datetime) -> RunPlan:
         fail_on_reject=bool(options.get("fail_on_reject")),
         job_id=job_id,
         format=str(options.get("format") or "parquet"),
+        workers=options.get("workers"),
+        engine=str(options.get("engine") or "local"),
+        ray_address=options.get("ray_address"),
     )
     return RunPlan(job_id, spec, float(options.get("log_fraction", 1.0)))

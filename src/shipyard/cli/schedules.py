@@ -105,6 +105,13 @@ def create(
     log_fraction: float = typer.Option(
         1.0, "--log-fraction", help="Share of the rows written to the prediction log (0 to 1)."
     ),
+    workers: int = typer.Option(
+        None, "--workers", help="Workers scoring at once (default: all cores, or Ray's CPUs)."
+    ),
+    engine: str = typer.Option("local", "--engine", help="local or ray (shipyard[ray])."),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="With --engine ray: the cluster to join (default: a local Ray)."
+    ),
     paused: bool = typer.Option(False, "--paused", help="Create it paused."),
     as_json: bool = _JSON,
 ) -> None:
@@ -124,6 +131,9 @@ def create(
             fail_on_reject=fail_on_reject,
             format=output_format,
             log_fraction=log_fraction,
+            workers=workers,
+            engine=engine,
+            ray_address=ray_address,
         ),
     )
     if as_json:
@@ -188,6 +198,11 @@ def update(
     ),
     output_format: str = typer.Option(None, "--format", help="parquet or csv."),
     log_fraction: float = typer.Option(None, "--log-fraction", help="0 to 1."),
+    workers: int = typer.Option(None, "--workers", help="Workers scoring at once."),
+    engine: str = typer.Option(None, "--engine", help="local or ray."),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="The Ray cluster to join ('' for a local Ray)."
+    ),
     as_json: bool = _JSON,
 ) -> None:
     """Change the options given; a new --cron or --timezone counts from now."""
@@ -203,8 +218,11 @@ def update(
         fail_on_reject=fail_on_reject,
         format=output_format,
         log_fraction=log_fraction,
+        workers=workers,
+        engine=engine,
+        ray_address=ray_address,
     )
-    for key in ("id_column", "rejects"):
+    for key in ("id_column", "rejects", "ray_address"):
         if changes.get(key) == "":
             changes[key] = None
     schedule = service().update(name, **changes)

@@ -340,6 +340,7 @@ class Scorer:
         self.numeric = all(c.kind == "float" and c.dtype == "float64" for c in inputs)
         self.kernel = loaded.runtime.compile(self.names) if self.numeric else None
         self._use_kernel: bool | None = None
+        self._deciding = threading.Lock()
         classes = loaded.classes if loaded.runtime.has_proba else None
         self.classes = None if classes is None else [str(c) for c in classes]
 
@@ -405,22 +406,32 @@ class Scorer:
     def _outputs(
         self, matrix: np.ndarray[Any, Any]
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
-        """Labels and probabilities of a finite matrix: from the compiled kernel or the
-        runtime, whichever scored a sample of the first chunk faster (kernels are built
-        for small requests; on large chunks the library's own code may win)."""
+        """Labels and probabilities of a finite matrix: from the compiled kernel when it
+        scored a sample of the first chunk at least twice as fast as the runtime, else
+        from the runtime (kernels are built for small requests; on large chunks the
+        library's own code, which also runs outside Python's lock, usually wins)."""
         if self.kernel is not None and self._use_kernel is None:
-            sample = matrix[:4096]
-            started = time.perf_counter()
-            compiled = self.kernel(sample)
-            middle = time.perf_counter()
-            self._runtime(sample)
-            ended = time.perf_counter()
-            self._use_kernel = compiled is not None and middle - started <= ended - middle
+            with self._deciding:  # one worker decides, alone; the others wait for it
+                if self._use_kernel is None:
+                    self._use_kernel = self._kernel_wins(matrix[:4096])
         if self.kernel is not None and self._use_kernel:
             out = self.kernel(matrix)
             if out is not None:
                 return out[0], out[1]
         return self._runtime(matrix)
+
+    def _kernel_wins(self, sample: np.ndarray[Any, Any]) -> bool:
+        assert self.kernel is not None
+        compiled, runtime = float("inf"), float("inf")
+        for _ in range(2):  # the best of two: the first call may pay for warming up
+            started = time.perf_counter()
+            if self.kernel(sample) is None:
+                return False
+            middle = time.perf_counter()
+            self._runtime(sample)
+            ended = time.perf_counter()
+            compiled, runtime = min(compiled, middle - started), min(runtime, ended - middle)
+        return 2 * compiled <= runtime
 
     def _runtime(
         self, matrix: np.ndarray[Any, Any]
@@ -784,8 +795,9 @@ def run_local(
     started = time.perf_counter()
     workers = spec.workers or default_workers()
     # One worker reads each file in one go (read-ahead never stops); several share
-    # units of about four chunks, so they finish together.
-    unit_rows = None if workers == 1 else 4 * spec.chunk_rows
+    # units of a row group or so (a chunk at least), small enough that they finish
+    # together.
+    unit_rows = None if workers == 1 else spec.chunk_rows
     units, result, rejects_dir = prepare(loaded, spec, unit_rows=unit_rows)
     workers = max(1, min(workers, len(units)))
     scoring = UnitScorer(loaded, spec, rejects_dir, sink=sink, writers=workers)

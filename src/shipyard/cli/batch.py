@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -12,14 +14,18 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from shipyard.batch import BatchSpec, Jobs, run_job
+from shipyard.batch import BatchResult, BatchSpec, Jobs, run_job
 from shipyard.batch.engine import CHUNK_ROWS
+from shipyard.batch.engine import Progress as OnProgress
 from shipyard.cli._common import console, print_json, registry, when
 
 app = typer.Typer(
@@ -86,12 +92,37 @@ def score(
     )
     if job_id:
         spec.job_id = job_id
-    if sys.stderr.isatty() and not as_json:
+    with progress_shown(f"job {spec.job_id}", {"job": spec.job_id}, quiet=as_json) as shown:
+        _, result = run_job(registry(), spec, model, log_fraction=log_fraction, progress=shown)
+    assert result is not None
+    if as_json:
+        print_json(result.to_dict())
+        return
+    print_result(result, f"job {result.job_id}")
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second so far."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} rows/s", style="progress.data.speed")
+
+
+@contextlib.contextmanager
+def progress_shown(
+    label: str, fields: dict[str, str], *, quiet: bool = False
+) -> Iterator[OnProgress]:
+    """What a batch run reports its progress to: a bar (rows, rows/s, elapsed, time
+    remaining) on a terminal, else a ``batch progress`` log line every 10 s (with
+    ``fields``) and at the end; nothing but the log with ``quiet``."""
+    if sys.stderr.isatty() and not quiet:
         with Progress(
-            TextColumn(f"job {spec.job_id}"),
+            TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("rows"),
+            _RateColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console.__class__(stderr=True),
@@ -101,24 +132,24 @@ def score(
             def shown(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            _, result = run_job(registry(), spec, model, log_fraction=log_fraction, progress=shown)
-    else:
-        last = [0.0]
-
-        def logged(done: int, total: int) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 10 or done == total:
-                last[0] = now
-                log.info("batch progress", extra={"job": spec.job_id, "rows": done, "of": total})
-
-        _, result = run_job(registry(), spec, model, log_fraction=log_fraction, progress=logged)
-    assert result is not None
-    if as_json:
-        print_json(result.to_dict())
+            yield shown
         return
+    last = [0.0]
+
+    def logged(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 10 or done == total:
+            last[0] = now
+            log.info("batch progress", extra={**fields, "rows": done, "of": total})
+
+    yield logged
+
+
+def print_result(result: BatchResult, heading: str) -> None:
+    """What a batch run did, in a few lines."""
     rate = result.rows_in / result.seconds if result.seconds else 0.0
     console.print(
-        f"job {result.job_id}: {result.rows_in:,} rows in, {result.rows_out:,} scored, "
+        f"{heading}: {result.rows_in:,} rows in, {result.rows_out:,} scored, "
         f"{result.rejected:,} rejected, in {result.seconds:.1f} s ({rate:,.0f} rows/s); "
         f"output {result.output}"
     )

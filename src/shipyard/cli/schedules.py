@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-import time
 from typing import Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from shipyard.batch.engine import CHUNK_ROWS, BatchResult
-from shipyard.batch.engine import Progress as OnProgress
 from shipyard.batch.jobs import Job
 from shipyard.batch.schedule_spec import Schedule
 from shipyard.batch.schedules import Schedules
 from shipyard.cli._common import console, print_json, registry, when
+from shipyard.cli.batch import print_result, progress_shown
 from shipyard.fields import parse_time
 
 app = typer.Typer(
@@ -31,8 +20,6 @@ app = typer.Typer(
     "(shipyard jobs list), run by shipyard server.",
     no_args_is_help=True,
 )
-log = logging.getLogger("shipyard.batch")
-
 _JSON = typer.Option(False, "--json", help="Print JSON.")
 _NAME = typer.Argument(..., help="Schedule name.")
 _PLACES = "{date} (YYYY-MM-DD) and {time} (YYYYMMDDTHHMMZ) are the run's scheduled time."
@@ -267,37 +254,9 @@ def run(
     """Run the schedule here and now (paused or not), as an ordinary batch job."""
     service_ = service()
     when_ = parse_time(at, "--at")
-    if sys.stderr.isatty() and not as_json:
-        with Progress(
-            TextColumn(f"schedule {name}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("rows"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console.__class__(stderr=True),
-        ) as bar:
-            task = bar.add_task("score", total=None)
-
-            def shown(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            job, result = service_.run_now(name, at=when_, progress=shown)
-    else:
-        job, result = service_.run_now(name, at=when_, progress=_logged(name))
+    with progress_shown(f"schedule {name}", {"schedule": name}, quiet=as_json) as shown:
+        job, result = service_.run_now(name, at=when_, progress=shown)
     _report(job, result, as_json)
-
-
-def _logged(name: str) -> OnProgress:
-    last = [0.0]
-
-    def logged(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 10 or done == total:
-            last[0] = now
-            log.info("batch progress", extra={"schedule": name, "rows": done, "of": total})
-
-    return logged
 
 
 def _report(job: Job, result: BatchResult | None, as_json: bool) -> None:
@@ -305,14 +264,4 @@ def _report(job: Job, result: BatchResult | None, as_json: bool) -> None:
         print_json(job.to_dict() | {"result": None if result is None else result.to_dict()})
         return
     assert result is not None
-    rate = result.rows_in / result.seconds if result.seconds else 0.0
-    console.print(
-        f"job {job.id} ({job.model}): {result.rows_in:,} rows in, {result.rows_out:,} scored, "
-        f"{result.rejected:,} rejected, in {result.seconds:.1f} s ({rate:,.0f} rows/s); "
-        f"output {result.output}"
-    )
-    if result.chunks_skipped:
-        console.print(f"  {result.chunks_skipped} of {result.chunks} chunks were done already")
-    if result.rejected:
-        by = ", ".join(f"{n:,} on {c}" for c, n in sorted(result.reasons.items()))
-        console.print(f"  rejected rows ({by}) with their reasons: {result.rejects}")
+    print_result(result, f"job {job.id} ({job.model})")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ssl
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -88,12 +89,31 @@ def _pairs(values: Mapping[str, Any] | None) -> list[str]:
     return [f"{k}={v}" for k, v in (values or {}).items()]
 
 
+def _trust(verify: str | Path | bool | None) -> ssl.SSLContext | bool:
+    """What the client trusts for ``https://``: the system's certificates, plus those in
+    a PEM file when given; ``False`` checks nothing (never in production)."""
+    if verify is False:
+        return False
+    context = ssl.create_default_context()
+    if verify not in (None, True):
+        try:
+            context.load_verify_locations(cafile=str(verify))
+        except (OSError, ssl.SSLError) as exc:
+            raise errors.InvalidInputError(
+                f"the CA bundle {verify} cannot be read as PEM certificates ({exc}); give "
+                "the certificate of the server (or of its authority) as a PEM file"
+            ) from None
+    return context
+
+
 class Client(Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
     ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);
-    ``actor`` names who makes changes (default: the server's). ``transport`` lets tests
-    and proxies supply their own :mod:`httpx` transport.
+    ``actor`` names who makes changes (default: the server's). ``verify`` is a PEM file
+    of certificates to trust for an ``https://`` server besides the system's (default:
+    ``SHIPYARD_CA_BUNDLE``). ``transport`` lets tests and proxies supply their own
+    :mod:`httpx` transport.
     """
 
     def __init__(
@@ -104,14 +124,20 @@ class Client(Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules)
         timeout: float = 60.0,
         actor: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        verify: str | Path | bool | None = None,
     ) -> None:
-        token = token if token is not None else Settings().token
+        settings = Settings()
+        token = token if token is not None else settings.token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if actor:
             headers["X-Shipyard-Actor"] = actor
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=f"{self.url}/api/v1", timeout=timeout, headers=headers, transport=transport
+            base_url=f"{self.url}/api/v1",
+            timeout=timeout,
+            headers=headers,
+            transport=transport,
+            verify=_trust(settings.ca_bundle if verify is None else verify),
         )
 
     # -- plumbing --------------------------------------------------------------------

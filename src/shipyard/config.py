@@ -80,6 +80,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65_535)
     """Port the servers listen on."""
 
+    ssl_certfile: Path | None = None
+    """PEM certificate (chain) the servers present: with ``ssl_keyfile``, they speak
+    HTTPS only (``--ssl-certfile`` on ``shipyard server`` and ``shipyard serve``)."""
+
+    ssl_keyfile: Path | None = None
+    """PEM private key of ``ssl_certfile`` (``--ssl-keyfile``)."""
+
+    ca_bundle: Path | None = None
+    """PEM certificates the SDK trusts for ``https://`` servers besides the system's own
+    (e.g. the certificate of a server whose certificate you made yourself)."""
+
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """Largest request body the servers accept; larger bodies get 413."""
 

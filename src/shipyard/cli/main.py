@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pydantic
@@ -54,6 +55,16 @@ def quickstart() -> None:
     run()
 
 
+_SSL_CERTFILE = typer.Option(
+    None,
+    "--ssl-certfile",
+    help="PEM certificate (chain): serve HTTPS only (default: SHIPYARD_SSL_CERTFILE).",
+)
+_SSL_KEYFILE = typer.Option(
+    None, "--ssl-keyfile", help="PEM private key of --ssl-certfile (SHIPYARD_SSL_KEYFILE)."
+)
+
+
 @app.command("serve")
 def serve_command(
     target: str = typer.Argument(
@@ -84,6 +95,8 @@ def serve_command(
         help="Override an option for one model: NAME.KEY=VALUE, KEY one of max_batch_size, "
         "max_wait_ms, request_timeout_ms, fallback (repeatable).",
     ),
+    ssl_certfile: Path = _SSL_CERTFILE,
+    ssl_keyfile: Path = _SSL_KEYFILE,
 ) -> None:
     """Serve endpoints and models over HTTP: Open Inference Protocol V2 and plain JSON."""
     from shipyard.cli.serve import serve
@@ -98,6 +111,8 @@ def serve_command(
         timeout_ms=timeout_ms,
         fallback=fallback,
         model_options=model_option or [],
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
 
 
@@ -105,13 +120,15 @@ def serve_command(
 def server_command(
     host: str = typer.Option(None, help="Address to bind (default: SHIPYARD_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
+    ssl_certfile: Path = _SSL_CERTFILE,
+    ssl_keyfile: Path = _SSL_KEYFILE,
 ) -> None:
     """Run Shipyard in one process: the REST API under /api/v1 (docs at /api/v1/docs),
     every endpoint, models by their champion alias, the rollout controller, and the
     schedulers of monitors, alerts and batch schedules."""
     from shipyard.cli.server import server
 
-    server(host=host, port=port)
+    server(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 @app.command()

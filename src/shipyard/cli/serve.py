@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from shipyard.cli._common import console, registry
+from shipyard.cli.server import tls
 from shipyard.config import ModelServing, Settings
 from shipyard.errors import InvalidInputError
 from shipyard.registry.uri import ModelURI
@@ -27,6 +29,8 @@ def serve(
     timeout_ms: float | None = None,
     fallback: str | None = None,
     model_options: list[str] | None = None,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     import uvicorn
@@ -34,6 +38,7 @@ def serve(
     from shipyard.serving.protocol import LaneProtocol
 
     settings = Settings()
+    secure = tls(settings, ssl_certfile, ssl_keyfile)
     parts = [part.strip() for part in target.split(",") if part.strip()]
     names = [part for part in parts if not part.startswith("models:/")]
     models = ",".join(part for part in parts if part.startswith("models:/"))
@@ -78,7 +83,8 @@ def serve(
         )
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
-    console.print(f"listening on http://{bind_host}:{bind_port} with {workers} worker(s)")
+    scheme = "https" if secure else "http"
+    console.print(f"listening on {scheme}://{bind_host}:{bind_port} with {workers} worker(s)")
     shared = None
     if workers > 1 and settings.metrics_dir is None:  # workers share /metrics through files
         shared = tempfile.mkdtemp(prefix="shipyard-metrics-")
@@ -96,6 +102,7 @@ def serve(
             proxy_headers=False,  # the data plane reads no client address: skip the rewrite
             log_level="warning",
             timeout_graceful_shutdown=30,
+            **secure,  # type: ignore[arg-type]
         )
     finally:
         if shared is not None:

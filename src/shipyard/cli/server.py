@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
+from pathlib import Path
 
 from shipyard.cli._common import console
 from shipyard.config import Settings
@@ -38,7 +40,39 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server(*, host: str | None, port: int | None) -> None:
+def tls(settings: Settings, certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
+    """uvicorn's TLS options from ``--ssl-certfile``/``--ssl-keyfile`` (or their
+    settings), checked by loading them: ``{}`` for plain HTTP."""
+    certfile = certfile or settings.ssl_certfile
+    keyfile = keyfile or settings.ssl_keyfile
+    if certfile is None and keyfile is None:
+        return {}
+    if certfile is None or keyfile is None:
+        missing = "--ssl-keyfile" if keyfile is None else "--ssl-certfile"
+        raise InvalidInputError(
+            f"HTTPS needs both --ssl-certfile and --ssl-keyfile; give {missing} too (or "
+            f"SHIPYARD_{missing[2:].upper().replace('-', '_')})"
+        )
+    for option, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not path.is_file():
+            raise InvalidInputError(f"{option} {path} is not a file; give a PEM file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, ValueError) as exc:
+        raise InvalidInputError(
+            f"--ssl-certfile {certfile} and --ssl-keyfile {keyfile} are not a PEM certificate "
+            f"and its private key ({exc}); give the pair the certificate was made with"
+        ) from None
+    return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
+
+
+def server(
+    *,
+    host: str | None,
+    port: int | None,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+) -> None:
     """Run the control plane until interrupted."""
     import uvicorn
 
@@ -46,13 +80,15 @@ def server(*, host: str | None, port: int | None) -> None:
     from shipyard.serving.protocol import LaneProtocol
 
     settings = Settings()
+    secure = tls(settings, ssl_certfile, ssl_keyfile)
     bind_host = host or settings.host
     sock = bind(bind_host, settings.port if port is None else port)
     try:
         app = create_server_app(settings)
         bound = sock.getsockname()[1]
+        scheme = "https" if secure else "http"
         console.print(
-            f"Shipyard on http://{bind_host}:{bound} (REST API {API_PREFIX}, docs "
+            f"Shipyard on {scheme}://{bind_host}:{bound} (REST API {API_PREFIX}, docs "
             f"{API_PREFIX}/docs; endpoints at /v1/endpoints/NAME/predict)"
         )
         config = uvicorn.Config(
@@ -62,6 +98,7 @@ def server(*, host: str | None, port: int | None) -> None:
             timeout_graceful_shutdown=30,
             loop="uvloop",
             http=LaneProtocol,
+            **secure,  # type: ignore[arg-type]
         )
         try:
             uvicorn.Server(config).run(sockets=[sock])

@@ -28,6 +28,7 @@ from pydantic import TypeAdapter
 
 from shipyard import errors
 from shipyard._client_alerts import Alerting
+from shipyard._client_audit import Audit
 from shipyard._client_jobs import BatchJobs
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
@@ -106,7 +107,7 @@ def _trust(verify: str | Path | bool | None) -> ssl.SSLContext | bool:
     return context
 
 
-class Client(Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules):
+class Client(Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules, Audit):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
     ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);

@@ -1,5 +1,5 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs`` and ``schedules`` has a REST
+``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules`` and ``audit`` has a REST
 twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
@@ -83,6 +83,9 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("schedules", "resume"): [("patch", "/api/v1/schedules/{name}")],
     ("schedules", "delete"): [("delete", "/api/v1/schedules/{name}")],
     ("schedules", "run"): [("post", "/api/v1/schedules/{name}/run")],
+    ("audit", "list"): [("get", "/api/v1/audit")],
+    ("audit", "export"): [("get", "/api/v1/audit")],
+    ("audit", "verify"): [("get", "/api/v1/audit/verify")],
     ("alerts", "rules"): [  # create, list, delete
         ("post", "/api/v1/alert-rules"),
         ("get", "/api/v1/alert-rules"),
@@ -108,6 +111,7 @@ GROUPS = (
     "batch",
     "jobs",
     "schedules",
+    "audit",
 )
 
 

@@ -30,6 +30,7 @@ def local_ray() -> Iterator[None]:
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
+        configure_logging=False,
         object_store_memory=256 * 1024**2,
     )
     yield

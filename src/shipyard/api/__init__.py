@@ -5,8 +5,9 @@ Each route parses its request, calls one service (:class:`~shipyard.registry.Reg
 :class:`~shipyard.predictions.FeedbackStore`,
 :class:`~shipyard.monitoring.MonitorService`,
 :class:`~shipyard.alerting.AlertService`,
-:class:`~shipyard.batch.schedules.Schedules`) and shapes the reply; no business logic
-lives here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
+:class:`~shipyard.batch.schedules.Schedules`,
+:class:`~shipyard.store.audit.AuditTrail`) and shapes the reply; no business logic lives
+here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
 """
 
 from fastapi import APIRouter, Depends
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends
 from shipyard.api import (
     ab,
     alerts,
+    audit,
     endpoints,
     feedback,
     jobs,
@@ -38,5 +40,6 @@ router.include_router(monitors.router)
 router.include_router(alerts.router)
 router.include_router(jobs.router)
 router.include_router(schedules.router)
+router.include_router(audit.router)
 
 __all__ = ["router"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
 from fastapi import Depends, Header, Request
@@ -12,6 +13,7 @@ from shipyard.endpoints import Endpoints, RolloutController
 from shipyard.monitoring import MonitorService
 from shipyard.predictions import FeedbackStore
 from shipyard.registry import Registry
+from shipyard.store import audit
 
 ACTOR_HEADER = "X-Shipyard-Actor"
 
@@ -58,7 +60,7 @@ def schedules(request: Request) -> Schedules:
     return cast(Schedules, request.app.state.schedules)
 
 
-def actor(
+async def actor(
     x_shipyard_actor: Annotated[
         str | None,
         Header(
@@ -69,9 +71,12 @@ def actor(
             "default: the server's SHIPYARD_ACTOR, else its operating-system user.",
         ),
     ] = None,
-) -> str | None:
-    """The actor a change is recorded under; ``None`` lets the service use its default."""
-    return (x_shipyard_actor or "").strip() or None
+) -> AsyncIterator[str | None]:
+    """The actor a change is recorded under; ``None`` lets the service use its default.
+    The request's changes join the audit trail as theirs."""
+    who = (x_shipyard_actor or "").strip() or None
+    with audit.acting_as(who):
+        yield who
 
 
 RegistryDep = Annotated[Registry, Depends(registry)]

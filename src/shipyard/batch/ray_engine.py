@@ -85,8 +85,9 @@ def _join(ray: Any, spec: BatchSpec) -> None:
             options: dict[str, Any] = {
                 "include_dashboard": False,
                 "log_to_driver": False,
-                "logging_level": logging.WARNING,
+                "configure_logging": False,  # the process's logging stays its own
             }
+            logging.getLogger("ray").setLevel(logging.WARNING)
             if spec.ray_address is None:
                 options["num_cpus"] = spec.workers or default_workers()
             try:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from shipyard.batch.cron import following, latest, next_time, parse_cron
 from shipyard.batch.engine import BatchResult, Progress
@@ -211,7 +211,7 @@ class Schedules:
         with self.db.session(write=True) as s:
             row = self._row(s, name)
             gone = self._record(s, row)
-            s.execute(delete(BatchScheduleRow).where(BatchScheduleRow.id == row.id))
+            s.delete(row)
         log.info("batch schedule %s deleted by %s", name, self.registry._actor(actor))
         return gone
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import typer
 from rich.console import Console
 
+from shipyard.endpoints.plan import parse_duration
+from shipyard.fields import parse_time
 from shipyard.registry import Registry
 from shipyard.sdk import get_registry
 
@@ -35,3 +38,13 @@ def print_json(data: Any) -> None:
 def when(value: Any) -> str:
     """A timestamp, to the second."""
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+
+
+def parse_since(value: str | None, what: str = "--since") -> datetime | None:
+    """An ISO 8601 time, or a while back from now (``24h``, ``7d``)."""
+    text = (value or "").strip()
+    if value is None or not text or not text[-1].isalpha():
+        return parse_time(value, what)
+    if text[-1] in "smhdw" and text[:-1].replace(".", "", 1).isdigit():
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value, what))
+    return parse_time(value, what)

@@ -13,6 +13,7 @@ from shipyard.cli import (
     ab,
     alerts,
     alias,
+    audit,
     batch,
     db,
     endpoints,
@@ -45,6 +46,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(batch.app, name="batch")
 app.add_typer(batch.jobs_app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(audit.app, name="audit")
 
 
 @app.command()

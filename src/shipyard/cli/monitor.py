@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from shipyard.cli._common import console, print_json, registry, when
-from shipyard.endpoints.plan import format_duration, parse_duration
+from shipyard.cli._common import console, parse_since, print_json, registry, when
+from shipyard.endpoints.plan import format_duration
 from shipyard.errors import InvalidInputError
-from shipyard.fields import parse_time
 from shipyard.monitoring import CHECKS, THRESHOLDS, Monitor, MonitorResult, MonitorRun
 from shipyard.monitoring import MonitorService as Service
 from shipyard.monitoring.spec import METRICS, describe_reference, describe_window
@@ -77,15 +75,6 @@ def _segments(column: str | None, bins: str | None) -> dict[str, Any] | None:
             ) from None
         out["bins"] = int(numbers[0]) if "," not in bins and numbers else numbers
     return out
-
-
-def _since(value: str | None) -> datetime | None:
-    """An ISO 8601 time, or a while back from now (``24h``, ``7d``)."""
-    if value is None or not value.strip() or not value.strip()[-1].isalpha():
-        return parse_time(value, "--since")
-    if value.strip()[-1] in "smhdw" and value.strip()[:-1].replace(".", "", 1).isdigit():
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value, "--since"))
-    return parse_time(value, "--since")
 
 
 def _summary(monitor: Monitor) -> str:
@@ -318,7 +307,7 @@ def results(
             f"--metric {metric!r} is not one a monitor stores; choose from "
             f"{', '.join(sorted(METRICS))}"
         )
-    found = service().results(name, metric=metric, since=_since(since), limit=limit)
+    found = service().results(name, metric=metric, since=parse_since(since), limit=limit)
     if as_json:
         print_json([r.to_dict() for r in found])
         return

@@ -12,6 +12,7 @@ from shipyard.registry import rows
 from shipyard.registry.lineage import os_user
 from shipyard.registry.types import Model, ModelVersion
 from shipyard.registry.uri import ModelURI
+from shipyard.store import audit
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.database import Database
 from shipyard.store.tables import AliasRow, VersionRow
@@ -26,6 +27,7 @@ class RegistryCore:
         self.db = database
         self.artifacts = artifacts
         self.settings = settings or Settings()
+        self.db.act_as(self.settings.actor or os_user())
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Self:
@@ -35,7 +37,7 @@ class RegistryCore:
         return cls(database, ArtifactStore(settings.artifacts), settings)
 
     def _actor(self, actor: str | None) -> str:
-        return actor or self.settings.actor or os_user()
+        return actor or audit.ACTOR.get() or self.settings.actor or os_user()
 
     def get_model(self, name: str) -> Model:
         """A model by name; :class:`ModelNotFoundError` if there is none."""

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import platform
-import pwd
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from shipyard.runtimes.base import package_versions
+from shipyard.store.database import os_user
 
-
-def os_user() -> str:
-    """The operating-system user running this process."""
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return f"uid:{os.getuid()}"
+__all__ = ["git_commit", "os_user"]
 
 
 def git_commit(directory: Path | None = None) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from shipyard.registry.convert import jsonable
 from shipyard.registry.names import validate_model_name
 from shipyard.registry.types import Model, ModelVersion
 from shipyard.schema import Signature
+from shipyard.store import audit
 from shipyard.store.tables import AliasRow, EventRow, ModelRow, VersionRow, utcnow
 
 
@@ -70,6 +71,7 @@ def insert_model(
     if result.scalar() is None:
         return None
     row = model_row(s, name)
+    audit.append(s, [("insert", "models", name, None, values)])
     add_event(
         s,
         who,

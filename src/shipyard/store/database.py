@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import pwd
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +22,18 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import DatabaseError
+from shipyard.store import audit
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK = 0x5A1B_7A2D  # arbitrary constant naming Shipyard's migration lock
+
+
+def os_user() -> str:
+    """The operating-system user running this process."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid:{os.getuid()}"
 
 
 def _hide_password(url: str) -> str:
@@ -75,7 +86,11 @@ class Database:
             _sqlite_setup(self.engine, busy_timeout_ms)
         self._write_engine = self.engine.execution_options(shipyard_write=True)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            self._write_engine, expire_on_commit=False, info={"default_actor": os_user()}
+        )
+        # Every change written through a write session joins the audit trail.
+        event.listen(self._writer, "after_flush", audit.after_flush)
         self._checked = False
         # Close pooled connections when this object goes away, not at interpreter exit.
         weakref.finalize(self, self.engine.dispose)
@@ -84,6 +99,10 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({_hide_password(self.url)!r})"
+
+    def act_as(self, actor: str) -> None:
+        """Who this process's changes are recorded as when no request names anyone."""
+        self._writer.kw["info"]["default_actor"] = actor
 
     @property
     def display_url(self) -> str:

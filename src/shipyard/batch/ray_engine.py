@@ -122,6 +122,8 @@ def run_ray(
     started = time.perf_counter()
     units, result, rejects_dir = prepare(loaded, spec, unit_rows=4 * spec.chunk_rows)
     import ray  # present: prepare checked
+    import ray.data  # its import sets up its logging: quieted below, once it has
+
 
     _join(ray, spec)
     try:

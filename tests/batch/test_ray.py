@@ -19,6 +19,7 @@ from batch.scene import BAD_ROWS, classifier, inputs, write
 from shipyard.batch import BatchSpec, run_job, run_local
 from shipyard.batch.ray_engine import run_ray
 from shipyard.config import Settings
+from shipyard.errors import InvalidInputError
 from shipyard.predictions import read_predictions
 from shipyard.registry import Registry
 
@@ -105,6 +106,18 @@ def test_a_job_stopped_on_the_local_engine_finishes_on_ray(
     pd.testing.assert_frame_equal(_parts(tmp_path / "out")[1], _parts(tmp_path / "whole")[1])
 
 
+def test_a_bad_row_with_fail_on_reject_stops_a_ray_job_with_its_reason(
+    local_ray: None, own_registry: Registry, tmp_path: Path
+) -> None:
+    loaded, _ = classifier(own_registry)
+    spec = BatchSpec(
+        input=str(_input(tmp_path)), output=tmp_path / "out", engine="ray", fail_on_reject=True
+    )
+    with pytest.raises(InvalidInputError, match="row 3 breaks the signature"):
+        run_ray(loaded, spec)
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+
+
 def test_a_ray_job_is_recorded_and_logs_its_sample(
     local_ray: None, registry: Registry, tmp_path: Path
 ) -> None:
@@ -141,3 +154,13 @@ def test_the_command_starts_and_stops_a_ray_of_its_own(
     result = json.loads(done.stdout)
     assert (result["rows_out"], result["rejected"], result["chunks"]) == (11_998, 2, 12)
     assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 12
+    nowhere = subprocess.run(
+        command[:-1] + ["--output", str(tmp_path / "other"), "--ray-address", "127.0.0.1:1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert nowhere.returncode == 1, nowhere.stderr
+    assert "could not join the Ray cluster at '127.0.0.1:1': nothing answers" in nowhere.stderr
+    assert not (tmp_path / "other").exists()  # nothing claimed: the same command runs later

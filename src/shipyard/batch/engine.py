@@ -184,9 +184,16 @@ def input_files(spec: str) -> tuple[list[str], str]:
     return files, "parquet" if kinds == {".parquet"} else "csv"
 
 
-def dataset_of(files: list[str], kind: str) -> ds.Dataset:
+def _format(kind: str, text: tuple[str, ...] = ()) -> str | ds.FileFormat:
+    if kind != "csv" or not text:
+        return kind
+    types = {name: pa.string() for name in text}
+    return ds.CsvFileFormat(convert_options=pa_csv.ConvertOptions(column_types=types))
+
+
+def dataset_of(files: list[str], kind: str, text: tuple[str, ...] = ()) -> ds.Dataset:
     try:
-        return ds.dataset(files, format=kind)
+        return ds.dataset(files, format=_format(kind, text))
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInputError(f"--input could not be read as {kind}: {exc}") from None
 
@@ -265,10 +272,13 @@ def plan(dataset: ds.Dataset, chunk_rows: int, *, unit_rows: int | None = None) 
     return units
 
 
-def read_unit(unit: Unit, columns: list[str], *, readahead: int = 2) -> Iterator[pa.RecordBatch]:
+def read_unit(
+    unit: Unit, columns: list[str], *, text: tuple[str, ...] = (), readahead: int = 2
+) -> Iterator[pa.RecordBatch]:
     """The unit's chunks, of exactly the planned sizes (a reader may cut a row group
-    where it likes: the pieces are put back together or cut again here)."""
-    fragment = next(iter(ds.dataset(unit.file, format=unit.kind).get_fragments()))
+    where it likes: the pieces are put back together or cut again here). CSV columns
+    in ``text`` are read as text, as written (an id ``00042`` stays ``00042``)."""
+    fragment = next(iter(ds.dataset(unit.file, format=_format(unit.kind, text)).get_fragments()))
     options: dict[str, Any] = {}
     if isinstance(fragment, ds.ParquetFileFragment):
         assert unit.row_groups is not None
@@ -363,7 +373,7 @@ class Scorer:
         return matrix
 
     def score(
-        self, batch: pa.RecordBatch, first_row: int, *, inputs: bool = False
+        self, batch: pa.RecordBatch, first_row: int, *, inputs: bool = False, text: bool = False
     ) -> tuple[pa.Table | None, pd.DataFrame | None, pd.DataFrame | None]:
         """Scored rows as an Arrow table, the rejected rows (``row``, id, ``column``,
         ``reason``; ``None`` when there are none), and, with ``inputs``, the valid rows'
@@ -378,7 +388,10 @@ class Scorer:
             return self._table(rows, ids, labels, probabilities), None, fast
         frame = batch.to_pandas()
         rejects: Rejects = {}
-        valid = _valid_rows(self.loaded, frame[self.names].reset_index(drop=True), rejects)
+        if text:  # CSV: a column with one word among numbers was read as text
+            self._numbers(frame, rejects)
+        candidates = frame[self.names].drop(index=list(rejects))
+        valid = _valid_rows(self.loaded, candidates, rejects) if len(candidates) else None
         bad = np.zeros(len(frame), dtype=bool)
         bad[list(rejects)] = True
         order = sorted(rejects)
@@ -402,6 +415,26 @@ class Scorer:
             probabilities = np.asarray(self.loaded.runtime.predict_proba(valid), dtype=np.float64)
         table = self._table(first_row + np.flatnonzero(good), ids, predictions, probabilities)
         return table, found, valid
+
+    def _numbers(self, frame: pd.DataFrame, rejects: Rejects) -> None:
+        """Numeric columns of a text input read as text, made numbers again in place;
+        the rows whose value is no number are added to ``rejects``."""
+        for spec in self.loaded.signature.inputs:
+            column = frame[spec.name]
+            if spec.kind not in ("float", "int") or not pd.api.types.is_string_dtype(column):
+                continue
+            numbers = pd.to_numeric(column, errors="coerce")
+            wrong = numbers.isna() & column.notna() & (column.astype(str).str.strip() != "")
+            for position in np.flatnonzero(wrong.to_numpy()):
+                rejects.setdefault(
+                    int(position),
+                    (
+                        spec.name,
+                        f"column {spec.name!r}: expected {spec.kind}, got "
+                        f"{column.iloc[position]!r}",
+                    ),
+                )
+            frame[spec.name] = numbers
 
     def _outputs(
         self, matrix: np.ndarray[Any, Any]
@@ -487,13 +520,16 @@ def run_with(
     progress: Progress | None = None,
     sink: SinkFactory | None = None,
 ) -> BatchResult:
-    """:func:`run_local` with its chunk log made by ``sink`` (the engines' common form)."""
+    """:func:`run_local` with its chunk log made by ``sink`` (the engines' common form);
+    the time it reports includes writing the last of the log."""
+    started = time.perf_counter()
     log = None if sink is None else sink(loaded, spec)
     try:
-        return run_local(loaded, spec, progress, None if log is None else log.write)
+        result = run_local(loaded, spec, progress, None if log is None else log.write)
     finally:
         if log is not None:
             log.close()
+    return finish(spec, result, started)
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -658,6 +694,7 @@ class UnitScorer:
             dict.fromkeys([*loaded.signature.names, *filter(None, [spec.id_column])])
         )
         self.sink = sink
+        self.text = (spec.id_column,) if spec.id_column is not None else ()
         self.writer = _Writer(threads=writers, depth=2 * writers)
         self.stop = threading.Event()
         self._sink_lock = threading.Lock()
@@ -686,10 +723,10 @@ class UnitScorer:
                     done(w)
             return total
         row = unit.first_row
-        for k, batch in enumerate(read_unit(unit, self.columns)):
+        for k, batch in enumerate(read_unit(unit, self.columns, text=self.text)):
             if self.stop.is_set():
                 raise _Stopped
-            step = written[k] or self._chunk(unit.first_chunk + k, batch, row)
+            step = written[k] or self._chunk(unit.first_chunk + k, batch, row, unit.kind)
             row += batch.num_rows
             total = _add(total, step)
             if done is not None:
@@ -708,10 +745,12 @@ class UnitScorer:
         step.rows_in = step.rows_out + step.rejected
         return step
 
-    def _chunk(self, index: int, batch: pa.RecordBatch, first_row: int) -> BatchResult:
+    def _chunk(self, index: int, batch: pa.RecordBatch, first_row: int, kind: str) -> BatchResult:
         spec = self.spec
         step = BatchResult(job_id=spec.job_id, chunks=1, rows_in=batch.num_rows)
-        table, rejected, valid = self.scorer.score(batch, first_row, inputs=self.sink is not None)
+        table, rejected, valid = self.scorer.score(
+            batch, first_row, inputs=self.sink is not None, text=kind == "csv"
+        )
         rejects = None
         if rejected is not None:
             if spec.fail_on_reject:
@@ -761,7 +800,7 @@ def prepare(
     fill and where the rejects go."""
     check_spec(spec)
     files, kind = input_files(spec.input)
-    dataset = dataset_of(files, kind)
+    dataset = dataset_of(files, kind, (spec.id_column,) if spec.id_column else ())
     check_columns(loaded, dataset.schema, spec.id_column)
     units = plan(dataset, spec.chunk_rows, unit_rows=unit_rows)
     _claim_output(spec, loaded, files)
@@ -776,9 +815,9 @@ def prepare(
 
 
 def finish(spec: BatchSpec, result: BatchResult, started: float) -> BatchResult:
-    """Mark the output complete."""
-    (spec.output / DONE_FILE).write_text(json.dumps(result.to_dict(), indent=2))
+    """Mark the output complete (``_SUCCESS`` holds the result)."""
     result.seconds = time.perf_counter() - started
+    (spec.output / DONE_FILE).write_text(json.dumps(result.to_dict(), indent=2))
     return result
 
 

@@ -50,6 +50,8 @@ State = Literal["running", "succeeded", "failed", "cancelling", "cancelled"]
 STATES: tuple[State, ...] = ("running", "succeeded", "failed", "cancelling", "cancelled")
 #: Seconds between updates of a running job's record.
 UPDATE_S = 1.0
+#: Rows of the prediction log a job buffers at most before writing them.
+LOG_FLUSH_ROWS = 131_072
 
 
 class JobCancelled(ShipyardError):
@@ -248,6 +250,7 @@ class BatchLog:
         self.loaded = loaded
         self.spec = spec
         self.writer = PredictionLogWriter(Path(predictions)).start()
+        self.pending = 0
 
     def write(self, valid: pd.DataFrame, table: pa.Table) -> None:
         rows = table.column("row").to_numpy()
@@ -274,6 +277,12 @@ class BatchLog:
             predictions=table.column("prediction").to_numpy(zero_copy_only=False)[picked],
             probabilities=proba,
         )
+        # A job scores faster than a timed flush empties the buffer: write it out every
+        # LOG_FLUSH_ROWS rows, so memory stays bounded and a crash loses few log rows.
+        self.pending += len(picked)
+        if self.pending >= LOG_FLUSH_ROWS:
+            self.writer.flush()
+            self.pending = 0
 
     def flush(self) -> None:
         self.writer.flush()

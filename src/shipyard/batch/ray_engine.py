@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from shipyard import errors
 from shipyard.batch.engine import (
     BatchResult,
     BatchSpec,
@@ -32,11 +34,12 @@ from shipyard.batch.engine import (
     SinkFactory,
     UnitScorer,
     _add,
+    check_spec,
     default_workers,
     finish,
     prepare,
 )
-from shipyard.errors import InvalidInputError
+from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.registry.loaded import LoadedModel
 
 
@@ -63,8 +66,12 @@ class _UnitActor:
     def __call__(self, batch: dict[str, np.ndarray[Any, Any]]) -> dict[str, Any]:
         done = []
         for index in batch["unit"].tolist():
-            step = self.scoring.score_unit(self.units[index])
-            self.scoring.close_writes()  # a unit reported done is on disk
+            try:
+                step = self.scoring.score_unit(self.units[index])
+                self.scoring.close_writes()  # a unit reported done is on disk
+            except ShipyardError as exc:  # sent back whole: Ray would wrap it in its own
+                done.append(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+                continue
             if self.log is not None:
                 self.log.flush()
             done.append(json.dumps(step.to_dict()))
@@ -90,6 +97,8 @@ def _join(ray: Any, spec: BatchSpec) -> None:
             logging.getLogger("ray").setLevel(logging.WARNING)
             if spec.ray_address is None:
                 options["num_cpus"] = spec.workers or default_workers()
+            else:
+                _reachable(spec.ray_address)
             try:
                 ray.init(address=spec.ray_address, **options)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -111,6 +120,21 @@ def _leave(ray: Any) -> None:
             _owned = False
 
 
+def _reachable(address: str) -> None:
+    """Fail fast when nothing listens at ``HOST:PORT`` (Ray would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "ray://...": Ray resolves it
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"could not join the Ray cluster at {address!r}: nothing answers there "
+            f"({exc.strerror or exc}); start it with `ray start --head`, give the address "
+            "it printed, or leave --ray-address out to start a local Ray"
+        ) from None
+
+
 def run_ray(
     loaded: LoadedModel,
     spec: BatchSpec,
@@ -120,13 +144,13 @@ def run_ray(
     """Score ``spec.input`` with ``loaded`` on Ray (see the module docs). ``sink`` makes
     each actor's prediction-log writer."""
     started = time.perf_counter()
-    units, result, rejects_dir = prepare(loaded, spec, unit_rows=4 * spec.chunk_rows)
-    import ray  # present: prepare checked
+    check_spec(spec)  # Ray is installed
+    import ray
     import ray.data  # its import sets up its logging: quieted below, once it has
 
-
-    _join(ray, spec)
+    _join(ray, spec)  # before the output is claimed: a cluster not found leaves it empty
     try:
+        units, result, rejects_dir = prepare(loaded, spec, unit_rows=4 * spec.chunk_rows)
         cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         workers = max(1, min(spec.workers or cpus, cpus, len(units) or 1))
         if units:
@@ -149,7 +173,11 @@ def run_ray(
                 num_cpus=1,
             )
             for row in scored.iter_rows():
-                _add(result, BatchResult(**json.loads(row["result"])))
+                found = json.loads(row["result"])
+                if "error" in found:  # an actor's own error, as the local engine raises it
+                    kind = getattr(errors, found["error"], InvalidInputError)
+                    raise kind(found["message"])
+                _add(result, BatchResult(**found))
                 if progress is not None:
                     progress(result.rows_in, result.rows_total)
     finally:

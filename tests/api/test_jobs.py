@@ -45,7 +45,7 @@ def test_a_job_over_rest(control_plane: Server, registry: Registry, tmp_path: Pa
     assert scored["id"].tolist()[:3] == ["c0", "c1", "c2"]
     assert scored["prediction"].tolist()[:3] == model.predict(frame.iloc[:3, 1:]).tolist()
     assert [j.id for j in client.list_batch_jobs("succeeded")] == ["rest-1"]
-    with pytest.raises(ConflictError, match="only a running job can stop"):
+    with pytest.raises(ConflictError, match="only a running job can be cancelled"):
         client.cancel_batch_job("rest-1")
 
     with pytest.raises(ModelNotFoundError):

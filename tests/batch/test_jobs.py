@@ -107,7 +107,7 @@ def test_failures_and_cancellations_are_recorded_and_a_cancelled_job_resumes(
     assert len(errors) == 1 and isinstance(errors[0], JobCancelled)
     cancelled = jobs.get("big")
     assert cancelled.state == "cancelled" and cancelled.rows_in < 40_000
-    with pytest.raises(ConflictError, match="only a running job can stop"):
+    with pytest.raises(ConflictError, match="only a running job can be cancelled"):
         jobs.cancel("big")
     with pytest.raises(JobNotFoundError, match="shipyard jobs list"):
         jobs.get("nope")

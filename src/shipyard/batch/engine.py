@@ -83,6 +83,10 @@ class BatchSpec:
     ray_address: str | None = None
     """The Ray cluster to use (default: a local Ray started for the job)."""
 
+    @property
+    def rejects_dir(self) -> Path:
+        return self.rejects or self.output.with_name(f"{self.output.name}-rejects")
+
 
 @dataclass
 class BatchResult:
@@ -549,6 +553,18 @@ def _write(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def written(spec: BatchSpec) -> BatchResult:
+    """What the parts and rejects on disk hold (of a run that stopped part way)."""
+    done = BatchResult(job_id=spec.job_id)
+    for part in spec.output.glob(f"part-*.{spec.format}"):
+        done.rows_out += _rows_in(part)
+        done.chunks += 1
+    for part in spec.rejects_dir.glob("part-*.parquet"):
+        done.rejected += int(pq.read_metadata(part).num_rows)
+    done.rows_in = done.rows_out + done.rejected
+    return done
+
+
 def _rows_in(part: Path) -> int:
     """Rows of a written part (a resume counts them)."""
     if part.suffix == ".csv":
@@ -804,7 +820,7 @@ def prepare(
     check_columns(loaded, dataset.schema, spec.id_column)
     units = plan(dataset, spec.chunk_rows, unit_rows=unit_rows)
     _claim_output(spec, loaded, files)
-    rejects_dir = spec.rejects or spec.output.with_name(f"{spec.output.name}-rejects")
+    rejects_dir = spec.rejects_dir
     result = BatchResult(
         job_id=spec.job_id,
         output=str(spec.output),

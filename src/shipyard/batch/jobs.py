@@ -14,6 +14,7 @@ the log is its ``--id-column`` value (so feedback by that id joins it), else
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -37,6 +38,7 @@ from shipyard.batch.engine import (
     dataset_of,
     engine,
     input_files,
+    written,
 )
 from shipyard.errors import ConflictError, InvalidInputError, JobNotFoundError, ShipyardError
 from shipyard.predictions import PredictionLogWriter
@@ -203,11 +205,11 @@ class Jobs:
     ) -> Job:
         with self.db.session(write=True) as s:
             row = self._row(s, job_id, lock=True)
-            if rows_done is not None:
-                row.rows_in = rows_done
             if result is not None:
                 row.rows_in, row.rows_out = result.rows_in, result.rows_out
                 row.rows_rejected = result.rejected
+            if rows_done is not None:
+                row.rows_in = max(row.rows_in, rows_done)
             if error is None:
                 row.state, row.error = "succeeded", None
             elif isinstance(error, JobCancelled | KeyboardInterrupt):
@@ -224,7 +226,10 @@ class Jobs:
         with self.db.session(write=True) as s:
             row = self._row(s, job_id, lock=True)
             if row.state != "running":
-                raise ConflictError(f"job {job_id} is {row.state}; only a running job can stop")
+                raise ConflictError(
+                    f"job {job_id} is not running (its state: {row.state}); only a running "
+                    "job can be cancelled"
+                )
             row.state = "cancelling"
             s.flush()
             return _job(row)
@@ -361,6 +366,9 @@ def execute(
     try:
         result = engine(spec.engine)(loaded, spec, tick, sink)
     except BaseException as exc:
+        if result is None:  # what the chunks written so far hold
+            with contextlib.suppress(OSError, pa.ArrowException):
+                result = written(spec)
         job = jobs.finish(spec.job_id, result, exc, rows_done=seen[0])
         log.info("batch job %s %s: %s", spec.job_id, job.state, job.error)
         raise

@@ -23,9 +23,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from shipyard.batch import BatchResult, BatchSpec, Jobs, run_job
+from shipyard.batch import BatchResult, BatchSpec, JobCancelled, Jobs
 from shipyard.batch.engine import CHUNK_ROWS
 from shipyard.batch.engine import Progress as OnProgress
+from shipyard.batch.jobs import execute, start_job
 from shipyard.cli._common import console, print_json, registry, when
 
 app = typer.Typer(
@@ -42,7 +43,7 @@ def score(
         ..., "--input", help="A .parquet or .csv file, a directory of them, or a glob."
     ),
     output: Path = typer.Option(
-        ..., "--output", help="A new directory: one Parquet file per chunk (a dataset)."
+        ..., "--output", help="A new directory: one file per chunk (a dataset), and _SUCCESS."
     ),
     id_column: str = typer.Option(
         None, "--id-column", help="An input column copied to the output, to join results."
@@ -92,13 +93,39 @@ def score(
     )
     if job_id:
         spec.job_id = job_id
+    store = registry()
+    _, loaded = start_job(store, spec, model, log_fraction=log_fraction)  # checked first
+    # On stderr, so a script reading --json still learns the id of a job it must resume.
+    typer.echo(f"job {spec.job_id}: scoring {input} into {output}", err=True)
+    done = [0]
     with progress_shown(f"job {spec.job_id}", {"job": spec.job_id}, quiet=as_json) as shown:
-        _, result = run_job(registry(), spec, model, log_fraction=log_fraction, progress=shown)
+
+        def counted(rows: int, total: int) -> None:
+            done[0] = rows
+            shown(rows, total)
+
+        try:
+            _, result = execute(store, spec, loaded, log_fraction=log_fraction, progress=counted)
+        except (KeyboardInterrupt, JobCancelled) as stop:
+            how = "cancelled" if isinstance(stop, JobCancelled) else "interrupted"
+            typer.echo(
+                f"error: job {spec.job_id} {how} after {done[0]:,} rows; the chunks written "
+                f"stay: finish it with the same command and --job-id {spec.job_id}",
+                err=True,
+            )
+            raise typer.Exit(130 if how == "interrupted" else 1) from None
     assert result is not None
     if as_json:
         print_json(result.to_dict())
-        return
-    print_result(result, f"job {result.job_id}")
+    else:
+        print_result(result, f"job {result.job_id}")
+    if result.rows_in and not result.rows_out:
+        typer.echo(
+            f"error: no row was scored: all {result.rows_in:,} broke the signature; their "
+            f"reasons are in {result.rejects}",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 class _RateColumn(ProgressColumn):
@@ -177,6 +204,9 @@ def list_jobs(
         print_json([j.to_dict() for j in found])
         return
     if not found:
+        if state is not None:
+            console.print(f"no {state} batch jobs; all of them: shipyard jobs list")
+            return
         console.print("no batch jobs yet; start one with: shipyard batch score MODEL --input ...")
         return
     table = Table(title=f"{len(found)} job{'' if len(found) == 1 else 's'}")

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from batch.scene import BAD_ROWS, FEATURES, classifier, inputs, write
 from shipyard.batch import BatchSpec, run_local
 from shipyard.config import Settings
-from shipyard.errors import InvalidInputError
+from shipyard.errors import ConflictError, InvalidInputError
 from shipyard.registry import Registry
 
 
@@ -303,3 +304,26 @@ def test_a_word_among_numbers_in_a_csv_rejects_only_its_row(
     kept = frame.drop(index=[7])
     expected = model.predict(kept[FEATURES].astype(float))
     np.testing.assert_array_equal(scored["prediction"], expected)
+
+
+def test_one_run_of_a_job_at_a_time(registry: Registry, tmp_path: Path) -> None:
+    loaded, _ = classifier(registry)
+    source = write(inputs(10_000), tmp_path / "in.parquet", row_group_size=1_000)
+    spec = BatchSpec(input=str(source), output=tmp_path / "out", chunk_rows=1_000, job_id="one")
+    started, go_on = threading.Event(), threading.Event()
+
+    def slow(done: int, total: int) -> None:
+        started.set()
+        go_on.wait(30)
+
+    first = threading.Thread(target=run_local, args=(loaded, spec, slow))
+    first.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(ConflictError, match="job one is being scored already"):
+            run_local(loaded, BatchSpec(**{**spec.__dict__}))
+    finally:
+        go_on.set()
+        first.join(30)
+    again = run_local(loaded, BatchSpec(**{**spec.__dict__}))  # the lock went with the run
+    assert again.chunks_skipped == 10

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard.api._deps import ActorDep, registry
 from shipyard.api.errors import responses
 from shipyard.api.schemas import NO_NUL, no_nul
-from shipyard.batch import BatchSpec, Job, Jobs
+from shipyard.batch import BatchSpec, Job, JobCancelled, Jobs
 from shipyard.batch.engine import CHUNK_ROWS, JOB_ID
 from shipyard.batch.jobs import execute, start_job
+from shipyard.errors import ShipyardError
 from shipyard.registry import Registry
 
 router = APIRouter(prefix="/jobs", tags=["batch"], responses=responses(400, 404, 422))
@@ -64,6 +65,10 @@ class JobCreate(BaseModel):
 def _run(registry: Registry, spec: BatchSpec, loaded: object, fraction: float) -> None:
     try:
         execute(registry, spec, loaded, log_fraction=fraction)  # type: ignore[arg-type]
+    except JobCancelled as stop:  # asked for: no error
+        log.info("batch job %s %s", spec.job_id, stop)
+    except ShipyardError as exc:  # the job's own failure, recorded in it
+        log.warning("batch job %s failed: %s", spec.job_id, exc)
     except Exception:  # recorded in the job; the server goes on
         log.exception("batch job %s stopped", spec.job_id)
 

@@ -25,6 +25,7 @@ costs a few extra validations, not one per row.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import importlib
 import importlib.util
@@ -39,7 +40,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,12 +50,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
-from shipyard.errors import InvalidInputError, SignatureError
+from shipyard.errors import ConflictError, InvalidInputError, SignatureError
 from shipyard.registry.loaded import LoadedModel
 
 #: Rows per chunk unless told otherwise.
 CHUNK_ROWS = 65_536
 JOB_FILE = "_job.json"
+LOCK_FILE = ".lock"
 DONE_FILE = "_SUCCESS"
 
 
@@ -669,11 +671,35 @@ def _job_file(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> dict[st
     }
 
 
+_locks: dict[str, IO[bytes]] = {}
+_locks_lock = threading.Lock()
+
+
 def _claim_output(spec: BatchSpec, loaded: LoadedModel, files: list[str]) -> None:
-    """Check the output, and mark it as this job's."""
+    """Check the output, mark it as this job's, and hold its lock until :func:`release`:
+    one run of a job at a time, in any process."""
     if not check_output(spec, loaded, files):
         spec.output.mkdir(parents=True, exist_ok=True)
         (spec.output / JOB_FILE).write_text(json.dumps(_job_file(spec, loaded, files), indent=2))
+    handle = (spec.output / LOCK_FILE).open("wb")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConflictError(
+            f"job {spec.job_id} is being scored already (another run holds {spec.output}); "
+            f"wait for it to end, or stop it with: shipyard jobs cancel {spec.job_id}"
+        ) from None
+    with _locks_lock:
+        _locks[str(spec.output)] = handle
+
+
+def release(spec: BatchSpec) -> None:
+    """Let another run of the job at ``spec.output`` start."""
+    with _locks_lock:
+        handle = _locks.pop(str(spec.output), None)
+    if handle is not None:
+        handle.close()  # closing drops the lock
 
 
 def default_workers() -> int:
@@ -874,7 +900,10 @@ def run_local(
             else:
                 _share(units, scoring, done, workers)
     finally:
-        scoring.close()  # the chunks scored so far are on disk, even when stopping
+        try:
+            scoring.close()  # the chunks scored so far are on disk, even when stopping
+        finally:
+            release(spec)
     return finish(spec, result, started)
 
 

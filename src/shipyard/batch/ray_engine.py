@@ -38,6 +38,7 @@ from shipyard.batch.engine import (
     default_workers,
     finish,
     prepare,
+    release,
 )
 from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.registry.loaded import LoadedModel
@@ -181,5 +182,6 @@ def run_ray(
                 if progress is not None:
                     progress(result.rows_in, result.rows_total)
     finally:
+        release(spec)
         _leave(ray)
     return finish(spec, result, started)

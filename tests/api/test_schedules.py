@@ -116,8 +116,9 @@ BAD = [
     ({"cron": "61 * * * *"}, 400, "cron '61 * * * *': minute '61' is not valid"),
     ({"cron": "0 2 * *"}, 400, "give five fields: minute hour day month weekday"),
     ({"timezone": "Mars/Base"}, 400, "timezone 'Mars/Base' is not known"),
-    ({"input": "in/{day}.parquet"}, 400, "placeholder {day} is not known"),
-    ({"output": "o/{date}", "cron": "*/5 * * * *"}, 400, "add {time} to the output"),
+    ({"input": "/in/{day}.parquet"}, 400, "placeholder {day} is not known"),
+    ({"output": "/o/{date}", "cron": "*/5 * * * *"}, 400, "add {time} to the output"),
+    ({"input": "in.parquet"}, 400, "input 'in.parquet' is relative; give an absolute path"),
     ({"model": "clf"}, 400, "is not a model URI"),
     ({"model": "models:/clf@gone"}, 404, "has no alias 'gone'"),
     ({"name": "x" * 60}, 400, "the limit is 49"),
@@ -130,14 +131,14 @@ BAD = [
 
 def test_bad_fields_are_refused_by_name(control_plane: Server, registry: Registry) -> None:
     classifier(registry)
-    body = {"name": "n", "model": "models:/clf/1", "cron": "0 2 * * *", "input": "in.parquet"}
+    body = {"name": "n", "model": "models:/clf/1", "cron": "0 2 * * *", "input": "/in.parquet"}
     for change, status, message in BAD:
-        answer = control_plane.http.post("/schedules", json=body | {"output": "o"} | change)
+        answer = control_plane.http.post("/schedules", json=body | {"output": "/o"} | change)
         assert answer.status_code == status, (change, answer.text)
         assert message in answer.json()["error"], (change, answer.text)
     assert control_plane.http.get("/schedules").json() == []
     control_plane.client.create_schedule(
-        "n", "models:/clf/1", cron="0 2 * * *", input="in.parquet", output="o"
+        "n", "models:/clf/1", cron="0 2 * * *", input="/in.parquet", output="/o"
     )
     answer = control_plane.http.patch("/schedules/n", json={"cron": "0 2 * * 8"})
     assert answer.status_code == 400 and "weekday must be 0-7" in answer.json()["error"]

@@ -222,12 +222,13 @@ def test_two_schedulers_on_one_database_start_a_run_once(
 
 def test_changes_are_checked_and_named(registry: Registry, tmp_path: Path) -> None:
     schedules = _nightly(registry, tmp_path)
-    base = {"cron": "0 2 * * *", "input": "in.parquet", "output": str(tmp_path / "o")}
+    base = {"cron": "0 2 * * *", "input": "/in.parquet", "output": str(tmp_path / "o")}
     for name, changes, error, message in [
         ("n", {"cron": "61 * * * *"}, InvalidInputError, "minute must be 0-59"),
         ("n", {"timezone": "Nowhere/City"}, InvalidInputError, "timezone 'Nowhere/City'"),
-        ("n", {"input": "in/{day}.parquet"}, InvalidInputError, "input 'in/{day}.parquet'"),
-        ("n", {"output": "o/{date}", "cron": "0 * * * *"}, InvalidInputError, "add {time}"),
+        ("n", {"input": "/in/{day}.parquet"}, InvalidInputError, "input '/in/{day}.parquet'"),
+        ("n", {"output": "/o/{date}", "cron": "0 * * * *"}, InvalidInputError, "add {time}"),
+        ("n", {"input": "in.parquet"}, InvalidInputError, "is relative; give an absolute path"),
         ("n", {"chunk_rows": 0}, InvalidInputError, "--chunk-rows must be 1 or more"),
         ("n", {"log_fraction": 2}, InvalidInputError, "log_fraction must be between 0 and 1"),
         ("n", {"format": "xlsx"}, InvalidInputError, "--format 'xlsx' is not one of"),
@@ -262,3 +263,21 @@ def test_changes_are_checked_and_named(registry: Registry, tmp_path: Path) -> No
     assert schedules.delete("nightly").name == "nightly"
     with pytest.raises(ScheduleNotFoundError, match="shipyard schedules list"):
         schedules.get("nightly")
+
+
+def test_a_second_run_by_hand_into_the_same_days_output_says_how_to_resume(
+    registry: Registry, tmp_path: Path
+) -> None:
+    schedules = _nightly(registry, tmp_path)
+    first, _ = schedules.run_now("nightly", at=datetime(2026, 11, 27, 9, 15, tzinfo=UTC))
+    assert first.state == "succeeded"
+    with pytest.raises(ConflictError) as refused:
+        schedules.run_now("nightly", at=datetime(2026, 11, 27, 10, 0, tzinfo=UTC))
+    assert str(refused.value) == (
+        f"run nightly-20261127T0915Z of schedule nightly wrote to "
+        f"{tmp_path / 'out' / '2026-11-27'} already; resume it with: shipyard schedules run "
+        f"nightly --at 2026-11-27T09:15Z, or remove {tmp_path / 'out' / '2026-11-27'} to score "
+        "it again"
+    )
+    again, _ = schedules.run_now("nightly", at=datetime(2026, 11, 27, 9, 15, tzinfo=UTC))
+    assert again.id == first.id and again.state == "succeeded"

@@ -172,6 +172,14 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _absolute(path: str, field: str) -> None:
+    if not Path(path).is_absolute():
+        raise InvalidInputError(
+            f"{field} {path!r} is relative; give an absolute path (the server runs "
+            "schedules from its own working directory, not yours)"
+        )
+
+
 def check_definition(values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """A schedule's definition (``model``, ``cron``, ``timezone``, ``input``, ``output``,
     ``options``), checked: the cron expression and time zone, the model reference, the
@@ -182,9 +190,13 @@ def check_definition(values: Mapping[str, Any], now: datetime) -> dict[str, Any]
         raise InvalidInputError("input is empty; give a file, a directory or a glob")
     if not str(values["output"]).strip():
         raise InvalidInputError("output is empty; give a directory")
+    for field in ("input", "output"):
+        _absolute(values[field], field)
     placeholders(values["input"], "input")
     named = placeholders(values["output"], "output")
     options = check_options(values["options"])
+    if options["rejects"] is not None:
+        _absolute(options["rejects"], "rejects")
     if options["rejects"] is not None:
         placeholders(options["rejects"], "rejects")
     if named == {"date"} and several_a_day(trigger, zone(values["timezone"]), now):

@@ -24,16 +24,18 @@ that version, so running the same time again resumes the job with it.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
 from shipyard.batch.cron import following, latest, next_time, parse_cron
-from shipyard.batch.engine import BatchResult, Progress
+from shipyard.batch.engine import JOB_FILE, BatchResult, Progress
 from shipyard.batch.jobs import Job
 from shipyard.batch.schedule_runs import Runs
 from shipyard.batch.schedule_spec import (
@@ -308,6 +310,7 @@ class Schedules:
                 f"with: shipyard jobs cancel {busy}"
             )
         planned = plan(schedule, when)
+        _check_output_free(name, planned.spec.output, planned.job_id)
         job, loaded = self.runs.start(schedule, when, planned)
         if background:
             self.runs.spawn(name, planned, loaded)
@@ -333,3 +336,20 @@ class Schedules:
             except Exception:
                 log.exception("schedules: a round failed; trying again in %ss", period_s)
             stop.wait(period_s)
+
+
+def _check_output_free(name: str, output: Path, job_id: str) -> None:
+    """Refuse a run whose output (a day's, say) holds another run of the schedule,
+    saying how to resume that run or score again."""
+    marker = output / JOB_FILE
+    if not marker.exists():
+        return
+    other = str(json.loads(marker.read_text()).get("job_id", ""))
+    if other == job_id or not other.startswith(f"{name}-"):
+        return  # a resume, or another job's output, which the engine refuses itself
+    stamp = other.removeprefix(f"{name}-")
+    at = f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}Z"
+    raise ConflictError(
+        f"run {other} of schedule {name} wrote to {output} already; resume it with: "
+        f"shipyard schedules run {name} --at {at}, or remove {output} to score it again"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import typer
@@ -56,8 +57,13 @@ def _print(schedule: Schedule) -> None:
 
 
 def _options(**given: Any) -> dict[str, Any]:
-    """The options given on the command line (``None``: not given)."""
-    return {k: v for k, v in given.items() if v is not None}
+    """The options given on the command line (``None``: not given); paths made absolute
+    from here, since the server runs the schedule from its own directory."""
+    found = {k: v for k, v in given.items() if v is not None}
+    for key in ("input", "output", "rejects"):
+        if found.get(key):
+            found[key] = os.path.abspath(found[key])
+    return found
 
 
 @app.command()
@@ -107,8 +113,8 @@ def create(
         name,
         model,
         cron=cron,
-        input=input,
-        output=output,
+        input=os.path.abspath(input),
+        output=os.path.abspath(output),
         timezone=timezone,
         paused=paused,
         **_options(

@@ -170,6 +170,10 @@ def input_files(spec: str) -> tuple[list[str], str]:
         files = sorted(str(p) for p in path.rglob("*") if p.suffix in (".parquet", ".csv"))
     elif any(ch in spec for ch in "*?["):
         files = sorted(glob.glob(spec, recursive=True))
+        if not files:
+            raise InvalidInputError(
+                f"--input {spec!r} matches no file; check the pattern and the directory"
+            )
     elif path.is_file():
         files = [str(path)]
     else:

@@ -14,6 +14,7 @@ from shipyard.batch.schedule_spec import Schedule
 from shipyard.batch.schedules import Schedules
 from shipyard.cli._common import console, print_json, registry, when
 from shipyard.cli.batch import print_result, progress_shown
+from shipyard.errors import InvalidInputError
 from shipyard.fields import parse_time
 
 app = typer.Typer(
@@ -48,7 +49,8 @@ def _print(schedule: Schedule) -> None:
     console.print(f"  {schedule.input} -> {schedule.output}")
     shown = ", ".join(f"{k}={v}" for k, v in schedule.options.items() if v is not None)
     console.print(f"  options {shown}")
-    console.print(f"  next run {when(schedule.next_run_at)} UTC; last run {_last(schedule)}")
+    upcoming = "none (paused)" if schedule.paused else f"{when(schedule.next_run_at)} UTC"
+    console.print(f"  next run {upcoming}; last run {_last(schedule)}")
     if schedule.last_skipped_at is not None:
         console.print(f"  last skipped {when(schedule.last_skipped_at)} UTC")
     if schedule.last_error:
@@ -158,7 +160,7 @@ def list_schedules(as_json: bool = _JSON) -> None:
             s.name + (" (paused)" if s.paused else ""),
             s.model,
             cron,
-            when(s.next_run_at),
+            "" if s.paused else when(s.next_run_at),
             s.last_job_id or "never",
             state,
         )
@@ -218,6 +220,11 @@ def update(
     for key in ("id_column", "rejects", "ray_address"):
         if changes.get(key) == "":
             changes[key] = None
+    if not changes:
+        raise InvalidInputError(
+            f"nothing to change; give the options to change, e.g. shipyard schedules update "
+            f"{name} --cron '30 3 * * *' (see --help)"
+        )
     schedule = service().update(name, **changes)
     if as_json:
         print_json(schedule.to_dict())

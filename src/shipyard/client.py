@@ -30,6 +30,7 @@ from shipyard import errors
 from shipyard._client_alerts import Alerting
 from shipyard._client_audit import Audit
 from shipyard._client_jobs import BatchJobs
+from shipyard._client_log import PredictionLog
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
 from shipyard._client_schedules import BatchSchedules
@@ -107,7 +108,9 @@ def _trust(verify: str | Path | bool | None) -> ssl.SSLContext | bool:
     return context
 
 
-class Client(Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules, Audit):
+class Client(
+    Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules, Audit, PredictionLog
+):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
     ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);

@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     and rollout events stored since the last round open, bump or resolve alerts, and
     their notifications are sent."""
 
+    retention_period_s: float = Field(default=3_600.0, gt=0, le=86_400)
+    """How often ``shipyard server`` removes the prediction log past its retention
+    (``shipyard log retain``)."""
+
     alert_attempts: int = Field(default=4, ge=1, le=20)
     """How many times one alert notification is tried per channel before it is recorded
     as failed (see ``shipyard alerts show ID``)."""

@@ -26,6 +26,7 @@ from shipyard.batch.schedules import Schedules
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, Rollout, RolloutController
 from shipyard.monitoring import MonitorRun, MonitorService
+from shipyard.predictions.erasure import Retention
 from shipyard.registry import Registry
 from shipyard.serving.app import DataPlaneApp, create_app
 
@@ -33,6 +34,7 @@ API_PREFIX = "/api/v1"
 
 log = logging.getLogger("shipyard.rollouts")
 monitor_log = logging.getLogger("shipyard.monitors")
+retention_log = logging.getLogger("shipyard.retention")
 
 
 def _log_monitor_runs(runs: list[MonitorRun]) -> None:
@@ -82,6 +84,18 @@ class ServerApp(FastAPI):
         if self.lane is not None and await self.lane(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
+
+
+def _expire_forever(retention: Retention, stop: threading.Event, period_s: float) -> None:
+    """Remove the prediction log past its retention every ``period_s`` seconds."""
+    while not stop.is_set():
+        try:
+            removed = retention.expire()
+            if removed.rows or removed.feedback_rows:
+                retention_log.info("retention: %s", removed.to_dict())
+        except Exception:
+            retention_log.exception("retention: a round failed; trying again in %ss", period_s)
+        stop.wait(period_s)
 
 
 def create_server_app(
@@ -177,11 +191,22 @@ def create_server_app(
                     daemon=True,
                 )
                 scheduling.start()
+            expiring = threading.Thread(
+                target=_expire_forever,
+                args=(
+                    Retention(registry, settings.predictions, settings.feedback),
+                    stop,
+                    settings.retention_period_s,
+                ),
+                name="retention",
+                daemon=True,
+            )
+            expiring.start()
             try:
                 yield
             finally:
                 stop.set()
-                for thread in (judging, watching, alerting_thread, scheduling):
+                for thread in (judging, watching, alerting_thread, scheduling, expiring):
                     if thread is not None:
                         await asyncio.to_thread(thread.join, 30)
         registry.db.dispose()

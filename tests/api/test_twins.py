@@ -1,6 +1,6 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules`` and ``audit`` has a REST
-twin, or a stated reason in :data:`NO_TWIN` why not.
+``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules``, ``audit`` and
+``log`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -86,6 +86,10 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("audit", "list"): [("get", "/api/v1/audit")],
     ("audit", "export"): [("get", "/api/v1/audit")],
     ("audit", "verify"): [("get", "/api/v1/audit/verify")],
+    ("log", "erase"): [("post", "/api/v1/log/erasures")],
+    ("log", "retain"): [("put", "/api/v1/log/retention/{endpoint}")],
+    ("log", "retention"): [("get", "/api/v1/log/retention")],
+    ("log", "expire"): [("post", "/api/v1/log/expire")],
     ("alerts", "rules"): [  # create, list, delete
         ("post", "/api/v1/alert-rules"),
         ("get", "/api/v1/alert-rules"),
@@ -112,6 +116,7 @@ GROUPS = (
     "jobs",
     "schedules",
     "audit",
+    "log",
 )
 
 

@@ -19,6 +19,7 @@ from shipyard.api import (
     endpoints,
     feedback,
     jobs,
+    log,
     models,
     monitors,
     registration,
@@ -41,5 +42,6 @@ router.include_router(alerts.router)
 router.include_router(jobs.router)
 router.include_router(schedules.router)
 router.include_router(audit.router)
+router.include_router(log.router)
 
 __all__ = ["router"]

@@ -18,6 +18,7 @@ from shipyard.cli import (
     db,
     endpoints,
     feedback,
+    log,
     models,
     monitor,
     rollout,
@@ -47,6 +48,7 @@ app.add_typer(batch.app, name="batch")
 app.add_typer(batch.jobs_app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(audit.app, name="audit")
+app.add_typer(log.app, name="log")
 
 
 @app.command()

@@ -439,3 +439,15 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogRetentionRow(Base):
+    """How many days of the prediction log an endpoint keeps (``*``: every endpoint and
+    the models served directly)."""
+
+    __tablename__ = "log_retention"
+
+    endpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -36,6 +36,34 @@ app = typer.Typer(
 log = logging.getLogger("shipyard.batch")
 
 
+# The options a batch job takes, shared with ``shipyard schedules create``.
+ID_COLUMN = typer.Option(
+    None, "--id-column", help="An input column copied to the output, to join results."
+)
+CHUNK_ROWS_OPTION = typer.Option(CHUNK_ROWS, "--chunk-rows", help="Rows per chunk.")
+REJECTS = typer.Option(
+    None, "--rejects", help="Where rows that break the signature go (default OUTPUT-rejects)."
+)
+FAIL_ON_REJECT = typer.Option(
+    False, "--fail-on-reject", help="Stop at the first row that breaks the signature."
+)
+FORMAT = typer.Option(
+    "parquet", "--format", help="parquet (default) or csv: how the output parts are written."
+)
+LOG_FRACTION = typer.Option(
+    1.0, "--log-fraction", help="Share of the rows written to the prediction log (0 to 1)."
+)
+WORKERS = typer.Option(
+    None, "--workers", help="Workers scoring at once (default: all cores, or Ray's CPUs)."
+)
+ENGINE = typer.Option(
+    "local", "--engine", help="local (this machine) or ray (a Ray cluster: shipyard[ray])."
+)
+RAY_ADDRESS = typer.Option(
+    None, "--ray-address", help="With --engine ray: the cluster to join (default: a local Ray)."
+)
+
+
 @app.command()
 def score(
     model: str = typer.Argument(..., help="The version: models:/NAME@ALIAS or models:/NAME/N."),
@@ -45,36 +73,18 @@ def score(
     output: Path = typer.Option(
         ..., "--output", help="A new directory: one file per chunk (a dataset), and _SUCCESS."
     ),
-    id_column: str = typer.Option(
-        None, "--id-column", help="An input column copied to the output, to join results."
-    ),
-    chunk_rows: int = typer.Option(CHUNK_ROWS, "--chunk-rows", help="Rows per chunk."),
-    rejects: Path = typer.Option(
-        None, "--rejects", help="Where rows that break the signature go (default OUTPUT-rejects)."
-    ),
-    fail_on_reject: bool = typer.Option(
-        False, "--fail-on-reject", help="Stop the job at the first row that breaks the signature."
-    ),
+    id_column: str = ID_COLUMN,
+    chunk_rows: int = CHUNK_ROWS_OPTION,
+    rejects: Path = REJECTS,
+    fail_on_reject: bool = FAIL_ON_REJECT,
     job_id: str = typer.Option(
         None, "--job-id", help="Resume this job: chunks already written are not scored again."
     ),
-    output_format: str = typer.Option(
-        "parquet", "--format", help="parquet (default) or csv: how the output parts are written."
-    ),
-    log_fraction: float = typer.Option(
-        1.0,
-        "--log-fraction",
-        help="Share of the rows written to the prediction log, for monitors (0 to 1).",
-    ),
-    workers: int = typer.Option(
-        None, "--workers", help="Workers scoring at once (default: all cores, or Ray's CPUs)."
-    ),
-    engine: str = typer.Option(
-        "local", "--engine", help="local (this machine) or ray (a Ray cluster: shipyard[ray])."
-    ),
-    ray_address: str = typer.Option(
-        None, "--ray-address", help="With --engine ray: the cluster to join (default: a local Ray)."
-    ),
+    output_format: str = FORMAT,
+    log_fraction: float = LOG_FRACTION,
+    workers: int = WORKERS,
+    engine: str = ENGINE,
+    ray_address: str = RAY_ADDRESS,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Score INPUT with MODEL into OUTPUT, chunk by chunk with bounded memory, on all

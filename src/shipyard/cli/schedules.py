@@ -8,12 +8,24 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from shipyard.batch.engine import CHUNK_ROWS, BatchResult
+from shipyard.batch.engine import BatchResult
 from shipyard.batch.jobs import Job
 from shipyard.batch.schedule_spec import Schedule
 from shipyard.batch.schedules import Schedules
 from shipyard.cli._common import console, print_json, registry, when
-from shipyard.cli.batch import print_result, progress_shown
+from shipyard.cli.batch import (
+    CHUNK_ROWS_OPTION,
+    ENGINE,
+    FAIL_ON_REJECT,
+    FORMAT,
+    ID_COLUMN,
+    LOG_FRACTION,
+    RAY_ADDRESS,
+    REJECTS,
+    WORKERS,
+    print_result,
+    progress_shown,
+)
 from shipyard.errors import InvalidInputError
 from shipyard.fields import parse_time
 
@@ -86,27 +98,15 @@ def create(
         help="A directory per run: with a placeholder, else OUTPUT/<job id>.",
     ),
     timezone: str = typer.Option("UTC", "--timezone", help="The cron's time zone (IANA name)."),
-    id_column: str = typer.Option(
-        None, "--id-column", help="An input column copied to the output, to join results."
-    ),
-    chunk_rows: int = typer.Option(CHUNK_ROWS, "--chunk-rows", help="Rows per chunk."),
-    rejects: str = typer.Option(
-        None, "--rejects", help="Where rows that break the signature go (default OUTPUT-rejects)."
-    ),
-    fail_on_reject: bool = typer.Option(
-        False, "--fail-on-reject", help="Stop a run at the first row that breaks the signature."
-    ),
-    output_format: str = typer.Option("parquet", "--format", help="parquet (default) or csv."),
-    log_fraction: float = typer.Option(
-        1.0, "--log-fraction", help="Share of the rows written to the prediction log (0 to 1)."
-    ),
-    workers: int = typer.Option(
-        None, "--workers", help="Workers scoring at once (default: all cores, or Ray's CPUs)."
-    ),
-    engine: str = typer.Option("local", "--engine", help="local or ray (shipyard[ray])."),
-    ray_address: str = typer.Option(
-        None, "--ray-address", help="With --engine ray: the cluster to join (default: a local Ray)."
-    ),
+    id_column: str = ID_COLUMN,
+    chunk_rows: int = CHUNK_ROWS_OPTION,
+    rejects: str = REJECTS,
+    fail_on_reject: bool = FAIL_ON_REJECT,
+    output_format: str = FORMAT,
+    log_fraction: float = LOG_FRACTION,
+    workers: int = WORKERS,
+    engine: str = ENGINE,
+    ray_address: str = RAY_ADDRESS,
     paused: bool = typer.Option(False, "--paused", help="Create it paused."),
     as_json: bool = _JSON,
 ) -> None:

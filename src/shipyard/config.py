@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65_535)
     """Port the servers listen on."""
 
+    allow_unauthenticated: bool = False
+    """Let ``shipyard server`` and ``shipyard serve`` listen on an address other than
+    loopback, where anyone who reaches the port can use them (callers are not
+    authenticated): only behind a proxy that authenticates them."""
+
     ssl_certfile: Path | None = None
     """PEM certificate (chain) the servers present: with ``ssl_keyfile``, they speak
     HTTPS only (``--ssl-certfile`` on ``shipyard server`` and ``shipyard serve``)."""

@@ -255,3 +255,49 @@ def test_the_embedded_server_serves_any_model_by_its_champion_alias(settings: Se
         no_alias = httpx.post(f"{url}/v1/models/bare/predict", json={"instances": rows})
         assert no_alias.status_code == 404 and "champion" in no_alias.json()["error"]
     registry.db.dispose()
+
+
+def test_listening_beyond_loopback_needs_to_be_asked_for(
+    shipyard_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["server"], ["serve", "models:/m/1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--host", "0.0.0.0", "--port", "0"])
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert "Shipyard does not authenticate callers yet" in err, err
+        assert "--allow-unauthenticated" in err and "Traceback" not in err
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shipyard",
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--allow-unauthenticated",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "Shipyard on http://0.0.0.0:" in line, process.stderr
+        port = line.split("0.0.0.0:", 1)[1].split(" ", 1)[0]
+        deadline = time.monotonic() + 30
+        while True:  # traffic to loopback only
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health")
+                assert answer.json()["status"] == "ok"
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0

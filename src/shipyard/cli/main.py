@@ -67,6 +67,12 @@ _SSL_CERTFILE = typer.Option(
 _SSL_KEYFILE = typer.Option(
     None, "--ssl-keyfile", help="PEM private key of --ssl-certfile (SHIPYARD_SSL_KEYFILE)."
 )
+_UNAUTHENTICATED = typer.Option(
+    False,
+    "--allow-unauthenticated",
+    help="Listen beyond loopback although callers are not authenticated (behind a proxy "
+    "that authenticates them).",
+)
 
 
 @app.command("serve")
@@ -101,6 +107,7 @@ def serve_command(
     ),
     ssl_certfile: Path = _SSL_CERTFILE,
     ssl_keyfile: Path = _SSL_KEYFILE,
+    allow_unauthenticated: bool = _UNAUTHENTICATED,
 ) -> None:
     """Serve endpoints and models over HTTP: Open Inference Protocol V2 and plain JSON."""
     from shipyard.cli.serve import serve
@@ -117,6 +124,7 @@ def serve_command(
         model_options=model_option or [],
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        allow_unauthenticated=allow_unauthenticated,
     )
 
 
@@ -126,13 +134,20 @@ def server_command(
     port: int = typer.Option(None, min=0, max=65535, help="Port (default: SHIPYARD_PORT, 8000)."),
     ssl_certfile: Path = _SSL_CERTFILE,
     ssl_keyfile: Path = _SSL_KEYFILE,
+    allow_unauthenticated: bool = _UNAUTHENTICATED,
 ) -> None:
     """Run Shipyard in one process: the REST API under /api/v1 (docs at /api/v1/docs),
     every endpoint, models by their champion alias, the rollout controller, and the
     schedulers of monitors, alerts and batch schedules."""
     from shipyard.cli.server import server
 
-    server(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    server(
+        host=host,
+        port=port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        allow_unauthenticated=allow_unauthenticated,
+    )
 
 
 @app.command()

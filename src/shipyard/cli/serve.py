@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from shipyard.cli._common import console, registry
-from shipyard.cli.server import tls
+from shipyard.cli.server import check_exposure, tls
 from shipyard.config import ModelServing, Settings
 from shipyard.errors import InvalidInputError
 from shipyard.registry.uri import ModelURI
@@ -31,6 +31,7 @@ def serve(
     model_options: list[str] | None = None,
     ssl_certfile: Path | None = None,
     ssl_keyfile: Path | None = None,
+    allow_unauthenticated: bool = False,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 and plain JSON."""
     import uvicorn
@@ -39,6 +40,7 @@ def serve(
 
     settings = Settings()
     secure = tls(settings, ssl_certfile, ssl_keyfile)
+    check_exposure(host or settings.host, settings, allow_unauthenticated)
     parts = [part.strip() for part in target.split(",") if part.strip()]
     names = [part for part in parts if not part.startswith("models:/")]
     models = ",".join(part for part in parts if part.startswith("models:/"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 import ssl
 from pathlib import Path
@@ -40,6 +41,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def check_exposure(host: str, settings: Settings, allowed: bool) -> None:
+    """Refuse to listen beyond this machine, where callers are not authenticated, unless
+    told to (``--allow-unauthenticated``)."""
+    if allowed or settings.allow_unauthenticated:
+        return
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except socket.gaierror:
+        return  # bind() says what is wrong with the name
+    if all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        return
+    raise InvalidInputError(
+        f"--host {host} would let anyone who reaches this machine read and change "
+        "everything: Shipyard does not authenticate callers yet. Listen on 127.0.0.1, or put "
+        "a proxy that authenticates in front and pass --allow-unauthenticated (or "
+        "SHIPYARD_ALLOW_UNAUTHENTICATED=true)"
+    )
+
+
 def tls(settings: Settings, certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
     """uvicorn's TLS options from ``--ssl-certfile``/``--ssl-keyfile`` (or their
     settings), checked by loading them: ``{}`` for plain HTTP."""
@@ -72,6 +92,7 @@ def server(
     port: int | None,
     ssl_certfile: Path | None = None,
     ssl_keyfile: Path | None = None,
+    allow_unauthenticated: bool = False,
 ) -> None:
     """Run the control plane until interrupted."""
     import uvicorn
@@ -82,6 +103,7 @@ def server(
     settings = Settings()
     secure = tls(settings, ssl_certfile, ssl_keyfile)
     bind_host = host or settings.host
+    check_exposure(bind_host, settings, allow_unauthenticated)
     sock = bind(bind_host, settings.port if port is None else port)
     try:
         app = create_server_app(settings)

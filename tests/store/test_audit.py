@@ -96,8 +96,9 @@ def test_editing_or_removing_a_row_breaks_the_chain(
 ) -> None:
     _register(registry)
     registry.set_alias("m", "champion", 1)
-    registry.set_alias("m", "challenger", 1)
+    registry.set_alias("m", "challenger", 1, actor="cy")  # a service told who, in process
     trail = AuditTrail(registry.db)
+    assert trail.entries()[-1]["actor"] == "cy"
     assert trail.verify().ok
     _sql(registry, tamper)
     check = trail.verify()

@@ -159,6 +159,21 @@ def _key(state: Any) -> str:
     return ",".join(f"{name}={getattr(obj, name)}" for name in keys)[:512]
 
 
+#: Columns in which the services write who made a change.
+WHO = ("updated_by", "created_by", "acked_by", "resolved_by")
+
+
+def _who(after: Any) -> str | None:
+    """Who the services wrote into the change's row (a service called in this process
+    with an explicit actor), when no request names anyone."""
+    if not isinstance(after, dict):
+        return None
+    for column in WHO:
+        if isinstance(after.get(column), str) and after[column]:
+            return str(after[column])
+    return None
+
+
 def after_flush(session: Session, _context: Any) -> None:
     """Append the flush's audited changes to the chain (installed on write sessions:
     after the flush, so new rows have their keys, in the same transaction)."""
@@ -166,12 +181,13 @@ def after_flush(session: Session, _context: Any) -> None:
 
 
 def append(session: Session, changes: list[tuple[str, str, str, Any, Any]]) -> None:
-    """Append ``(action, table, key, before, after)`` changes to the chain, as the
-    acting user's, under the chain's lock. For changes made with a statement rather
+    """Append ``(action, table, key, before, after)`` changes to the chain, under the
+    chain's lock, as the acting user's: the request's, else the one the service wrote
+    into the row, else the process's. For changes made with a statement rather
     than through objects (those :func:`after_flush` sees)."""
     if not changes:
         return
-    actor = ACTOR.get() or session.info.get("default_actor") or "unknown"
+    default = ACTOR.get() or session.info.get("default_actor") or "unknown"
     head = session.execute(
         select(AuditHeadRow.last_id, AuditHeadRow.last_hash)
         .where(AuditHeadRow.id == 1)
@@ -184,7 +200,7 @@ def append(session: Session, changes: list[tuple[str, str, str, Any, Any]]) -> N
         row = {
             "id": last_id + 1,
             "at": at.isoformat(),
-            "actor": actor,
+            "actor": ACTOR.get() or _who(after) or default,
             "action": action,
             "entity": table,
             "key": key,

@@ -530,16 +530,8 @@ def run_with(
     progress: Progress | None = None,
     sink: SinkFactory | None = None,
 ) -> BatchResult:
-    """:func:`run_local` with its chunk log made by ``sink`` (the engines' common form);
-    the time it reports includes writing the last of the log."""
-    started = time.perf_counter()
-    log = None if sink is None else sink(loaded, spec)
-    try:
-        result = run_local(loaded, spec, progress, None if log is None else log.write)
-    finally:
-        if log is not None:
-            log.close()
-    return finish(spec, result, started)
+    """:func:`run_local` with its chunk log made by ``sink`` (the engines' common form)."""
+    return run_local(loaded, spec, progress, log=None if sink is None else sink(loaded, spec))
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -872,42 +864,51 @@ def run_local(
     spec: BatchSpec,
     progress: Progress | None = None,
     sink: Sink | None = None,
+    *,
+    log: ChunkLog | None = None,
 ) -> BatchResult:
     """Score ``spec.input`` with ``loaded`` in this process (see the module docs), on
     ``spec.workers`` threads (default: all cores). Each worker reads, scores and
     writes whole units; reading and writing release the GIL, and so does the scoring
-    of the numeric libraries models are built with."""
+    of the numeric libraries models are built with. A ``log`` gets the scored chunks
+    and is closed before the job counts as done (so its time includes the log's)."""
     started = time.perf_counter()
     workers = spec.workers or default_workers()
     # One worker reads each file in one go (read-ahead never stops); several share
     # units of a row group or so (a chunk at least), small enough that they finish
     # together.
     unit_rows = None if workers == 1 else spec.chunk_rows
-    units, result, rejects_dir = prepare(loaded, spec, unit_rows=unit_rows)
-    workers = max(1, min(workers, len(units)))
-    scoring = UnitScorer(loaded, spec, rejects_dir, sink=sink, writers=workers)
-    lock = threading.Lock()
+    try:  # the log, written as chunks are scored, is closed before the job is done
+        units, result, rejects_dir = prepare(loaded, spec, unit_rows=unit_rows)
+        workers = max(1, min(workers, len(units)))
+        if log is not None:
+            sink = log.write
+        scoring = UnitScorer(loaded, spec, rejects_dir, sink=sink, writers=workers)
+        lock = threading.Lock()
 
-    def done(step: BatchResult) -> None:
-        with lock:
-            _add(result, step)
-            if progress is not None:
-                progress(result.rows_in, result.rows_total)
+        def done(step: BatchResult) -> None:
+            with lock:
+                _add(result, step)
+                if progress is not None:
+                    progress(result.rows_in, result.rows_total)
 
-    try:
-        # The workers are the parallelism: a BLAS thread pool per worker on top of
-        # them only contends for the same cores (a chunk's products are small).
-        with threadpool_limits(limits=1, user_api="blas"):
-            if workers == 1:
-                for unit in units:
-                    scoring.score_unit(unit, done)
-            else:
-                _share(units, scoring, done, workers)
-    finally:
         try:
-            scoring.close()  # the chunks scored so far are on disk, even when stopping
+            # The workers are the parallelism: a BLAS thread pool per worker on top of
+            # them only contends for the same cores (a chunk's products are small).
+            with threadpool_limits(limits=1, user_api="blas"):
+                if workers == 1:
+                    for unit in units:
+                        scoring.score_unit(unit, done)
+                else:
+                    _share(units, scoring, done, workers)
         finally:
-            release(spec)
+            try:
+                scoring.close()  # the chunks scored so far are on disk, even when stopping
+            finally:
+                release(spec)
+    finally:
+        if log is not None:
+            log.close()
     return finish(spec, result, started)
 
 

@@ -115,11 +115,11 @@ def create(
         name,
         model,
         cron=cron,
-        input=os.path.abspath(input),
-        output=os.path.abspath(output),
         timezone=timezone,
         paused=paused,
         **_options(
+            input=input,
+            output=output,
             id_column=id_column,
             chunk_rows=chunk_rows,
             rejects=rejects,

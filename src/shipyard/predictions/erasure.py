@@ -242,5 +242,5 @@ class Retention:
             "subject_column": None if subject is None else subject[0],
         } | removed.to_dict()
         with acting_as(actor or audit.ACTOR.get()), self.db.session(write=True) as s:
-            audit.append(s, [("erase", "prediction_log", "erasure", None, what)])
+            audit.append(s, [audit.change("erase", "prediction_log", "erasure", None, what)])
         return removed

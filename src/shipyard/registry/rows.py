@@ -71,7 +71,7 @@ def insert_model(
     if result.scalar() is None:
         return None
     row = model_row(s, name)
-    audit.append(s, [("insert", "models", name, None, values)])
+    audit.append(s, [audit.change("insert", "models", name, None, values)])
     add_event(
         s,
         who,

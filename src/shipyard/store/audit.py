@@ -88,6 +88,14 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def change(
+    action: str, table: str, key: str, before: Any, after: Any
+) -> tuple[str, str, str, Any, Any]:
+    """A change for :func:`append`, its values made plain (as the trail keeps them)."""
+    plain = [None if v is None else {k: _kept(x) for k, x in v.items()} for v in (before, after)]
+    return action, table, key, plain[0], plain[1]
+
+
 def _kept(value: Any) -> Any:
     plain = _plain(value)
     text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
@@ -183,8 +191,9 @@ def after_flush(session: Session, _context: Any) -> None:
 def append(session: Session, changes: list[tuple[str, str, str, Any, Any]]) -> None:
     """Append ``(action, table, key, before, after)`` changes to the chain, under the
     chain's lock, as the acting user's: the request's, else the one the service wrote
-    into the row, else the process's. For changes made with a statement rather
-    than through objects (those :func:`after_flush` sees)."""
+    into the row, else the process's. Values are plain already (:func:`change` makes a
+    change made with a statement rather than through objects, which :func:`after_flush`
+    sees)."""
     if not changes:
         return
     default = ACTOR.get() or session.info.get("default_actor") or "unknown"
@@ -204,8 +213,8 @@ def append(session: Session, changes: list[tuple[str, str, str, Any, Any]]) -> N
             "action": action,
             "entity": table,
             "key": key,
-            "before": None if before is None else _plain(before),
-            "after": None if after is None else _plain(after),
+            "before": before,
+            "after": after,
             "prev": last_hash,
         }
         row["hash"] = digest(row)

@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from shipyard import errors
+from shipyard._client_access import Access
 from shipyard._client_alerts import Alerting
 from shipyard._client_audit import Audit
 from shipyard._client_jobs import BatchJobs
@@ -34,17 +35,20 @@ from shipyard._client_log import PredictionLog
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
 from shipyard._client_schedules import BatchSchedules
+from shipyard.auth.service import read_credentials
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoint, Revision, TrafficPolicy
 from shipyard.errors import (
     ArtifactIntegrityError,
     ConflictError,
     DatabaseError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
     ServerUnreachableError,
     ShipyardError,
+    UnauthorizedError,
 )
 from shipyard.registry import Alias, Event, Model, ModelVersion
 from shipyard.registry.lineage import git_commit
@@ -52,6 +56,8 @@ from shipyard.registry.types import VerifyReport, VersionStatus
 
 _BY_STATUS: dict[int, type[ShipyardError]] = {
     400: InvalidInputError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
     404: NotFoundError,
     409: ConflictError,
     413: PayloadTooLargeError,
@@ -74,8 +80,13 @@ def _error(response: httpx.Response) -> ShipyardError:
     kind = getattr(errors, response.headers.get("x-shipyard-error", ""), None)
     if not (isinstance(kind, type) and issubclass(kind, ShipyardError)):
         kind = _BY_STATUS.get(status, ShipyardError)
+    error: ShipyardError
     try:
-        error = kind(message)
+        if issubclass(kind, errors.RateLimitedError):
+            wait = response.headers.get("retry-after", "1")
+            error = kind(message, retry_after=int(wait) if wait.isdigit() else 1)
+        else:
+            error = kind(message)
     except TypeError:  # an error class with a different constructor
         error = ShipyardError(message)
     if error.status_code != status:
@@ -109,11 +120,19 @@ def _trust(verify: str | Path | bool | None) -> ssl.SSLContext | bool:
 
 
 class Client(
-    Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules, Audit, PredictionLog
+    Operations,
+    MonitorOperations,
+    Alerting,
+    BatchJobs,
+    BatchSchedules,
+    Audit,
+    PredictionLog,
+    Access,
 ):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 
-    ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``);
+    ``token`` is sent as ``Authorization: Bearer <token>`` (default: ``SHIPYARD_TOKEN``,
+    else the one ``shipyard init`` saved in ``$SHIPYARD_HOME/credentials``);
     ``actor`` names who makes changes (default: the server's). ``verify`` is a PEM file
     of certificates to trust for an ``https://`` server besides the system's (default:
     ``SHIPYARD_CA_BUNDLE``). ``transport`` lets tests and proxies supply their own
@@ -131,7 +150,8 @@ class Client(
         verify: str | Path | bool | None = None,
     ) -> None:
         settings = Settings()
-        token = token if token is not None else settings.token
+        if token is None:
+            token = settings.token or read_credentials(settings.home)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if actor:
             headers["X-Shipyard-Actor"] = actor

@@ -80,10 +80,28 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65_535)
     """Port the servers listen on."""
 
+    auth: bool = True
+    """Require an API token (``Authorization: Bearer <token>``) on the control plane and
+    the data plane, checked against the token's role and scopes. Health and readiness
+    stay open. Off only behind a proxy that authenticates callers."""
+
     allow_unauthenticated: bool = False
     """Let ``shipyard server`` and ``shipyard serve`` listen on an address other than
-    loopback, where anyone who reaches the port can use them (callers are not
-    authenticated): only behind a proxy that authenticates them."""
+    loopback with ``SHIPYARD_AUTH=false``, where anyone who reaches the port can use
+    them: only behind a proxy that authenticates callers."""
+
+    auth_cache_s: float = Field(default=5.0, ge=0, le=3_600)
+    """How long a server process trusts what it read of a token (seconds): a revoked
+    token, a disabled user or a lowered role takes effect on every server within this."""
+
+    rate_limit: float | None = Field(default=None, gt=0)
+    """Requests per second a token may send to one server process, unless the token has
+    a limit of its own (``shipyard tokens create --rate-limit``); over it, 429 with
+    ``Retry-After``. Default: no limit."""
+
+    metrics_public: bool = False
+    """Let ``/metrics`` answer without a token (for a Prometheus that cannot send one).
+    Default: any valid token may read it."""
 
     ssl_certfile: Path | None = None
     """PEM certificate (chain) the servers present: with ``ssl_keyfile``, they speak
@@ -198,9 +216,14 @@ class Settings(BaseSettings):
     process is killed (a clean shutdown writes everything)."""
 
     token: str | None = None
-    """API token the CLI and SDK send as ``Authorization: Bearer <token>``."""
+    """API token the CLI and SDK send as ``Authorization: Bearer <token>``. Default: the
+    one saved in ``$SHIPYARD_HOME/credentials`` (by ``shipyard init``)."""
 
-    @field_validator("database_url", "actor", "token")
+    url: str | None = None
+    """The server ``shipyard tokens``, ``shipyard users`` and ``shipyard whoami`` talk
+    to (e.g. ``https://shipyard.example.com``); default: the local store, directly."""
+
+    @field_validator("database_url", "actor", "token", "url")
     @classmethod
     def _blank_is_default(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -216,6 +239,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'shipyard.db').resolve()}"
+
+    @property
+    def credentials(self) -> Path:
+        """Where ``shipyard init`` saves the admin token: ``$SHIPYARD_HOME/credentials``."""
+        return (self.home / "credentials").resolve()
 
     @property
     def predictions(self) -> Path:

@@ -8,6 +8,9 @@ The hierarchy::
     │   ├── InvalidURIError            (400) not a models:/NAME@ALIAS or models:/NAME/VERSION URI
     │   └── SignatureError             (422) input rows do not match a version's signature
     │   └── PayloadTooLargeError       (413) a request body over the configured limit
+    ├── UnauthorizedError              (401) no API token, or an unknown, expired or revoked one
+    ├── ForbiddenError                 (403) the token's role or scope does not allow this
+    ├── RateLimitedError               (429) the token sent more requests than its limit allows
     ├── UntrustedArtifactError         (400) a pickle or unknown type needs an explicit trust flag
     ├── MissingDependencyError         (400) a flavor's library is not installed
     ├── UnsupportedModelError          (400) no runtime knows this kind of model
@@ -21,7 +24,9 @@ The hierarchy::
     │   ├── ScheduleNotFoundError
     │   ├── MonitorNotFoundError
     │   ├── AlertRuleNotFoundError
-    │   └── AlertNotFoundError
+    │   ├── AlertNotFoundError
+    │   ├── UserNotFoundError
+    │   └── TokenNotFoundError
     ├── ConflictError                  (409) the change contradicts the current state
     ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
     ├── ModelFailedError               (500) the model raised on valid input, no fallback
@@ -88,6 +93,39 @@ class PayloadTooLargeError(InvalidInputError):
     status_code = 413
 
 
+class UnauthorizedError(ShipyardError):
+    """The request carries no valid API token (``Authorization: Bearer <token>``)."""
+
+    status_code = 401
+
+
+class ForbiddenError(ShipyardError):
+    """The caller's token is valid but its role or scope does not allow the request."""
+
+    status_code = 403
+
+
+class RateLimitedError(ShipyardError):
+    """The token sent more requests than its rate limit; ``retry_after`` seconds until the
+    next one is allowed (answered as the ``Retry-After`` header)."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def error_headers(exc: ShipyardError) -> dict[str, str]:
+    """HTTP headers an error's answer carries besides its body: ``WWW-Authenticate`` on
+    401, ``Retry-After`` on 429."""
+    if isinstance(exc, UnauthorizedError):
+        return {"WWW-Authenticate": 'Bearer realm="shipyard"'}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
+
+
 class UntrustedArtifactError(ShipyardError):
     status_code = 400
 
@@ -142,6 +180,14 @@ class AlertRuleNotFoundError(NotFoundError):
 
 class AlertNotFoundError(NotFoundError):
     """No alert with that id."""
+
+
+class UserNotFoundError(NotFoundError):
+    """No user by that name."""
+
+
+class TokenNotFoundError(NotFoundError):
+    """No API token with that key."""
 
 
 class ConflictError(ShipyardError):

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from shipyard.alerting import AlertService
 from shipyard.api import router
 from shipyard.api.errors import install_error_handlers
+from shipyard.auth import Authenticator, bootstrap
 from shipyard.batch.schedules import Schedules
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, Rollout, RolloutController
@@ -123,16 +124,29 @@ def create_server_app(
     ``schedules`` (the default), due batch schedules are claimed every
     ``SHIPYARD_SCHEDULE_PERIOD_S`` and their runs scored on threads of the server, at most
     ``SHIPYARD_SCHEDULE_MAX_RUNS`` at once.
+
+    With ``SHIPYARD_AUTH`` (the default), every route but health and readiness needs an API
+    token; a store with no users yet gets its first admin, whose token is saved to
+    ``$SHIPYARD_HOME/credentials``.
     """
     settings = settings or Settings()
+    registry = Registry.from_settings(settings)
+    if settings.auth:
+        bootstrap(registry.db, settings.home, settings.actor)
+    guard = Authenticator(
+        registry.db,
+        enabled=settings.auth,
+        cache_s=settings.auth_cache_s,
+        rate_limit=settings.rate_limit,
+    )
     if data_plane_app is None and data_plane:
         alias = "champion" if settings.on_demand_alias is None else settings.on_demand_alias
         data_plane_app = create_app(
             settings.model_copy(
                 update={"endpoints": settings.endpoints or "*", "on_demand_alias": alias}
-            )
+            ),
+            auth=guard,
         )
-    registry = Registry.from_settings(settings)
     endpoints = Endpoints(registry.db, registry.artifacts, settings)
 
     controller = RolloutController(endpoints, settings.predictions) if rollouts else None
@@ -223,6 +237,7 @@ def create_server_app(
         lifespan=lifespan,
     )
     app.state.registry = registry
+    app.state.auth = guard
     app.state.endpoints = endpoints
     app.state.schedules = batch_schedules
     install_error_handlers(app)

@@ -13,6 +13,7 @@ import skops.io
 
 from models import Doubler, Tripler, logistic
 from serving.conftest import ServerThread
+from shipyard.auth import read_credentials
 from shipyard.client import Client
 from shipyard.config import Settings
 from shipyard.server import create_server_app
@@ -23,7 +24,7 @@ class Server:
     url: str
     """Base URL, e.g. ``http://127.0.0.1:PORT``."""
     http: httpx.Client
-    """Raw HTTP, with ``base_url`` at ``/api/v1``."""
+    """Raw HTTP, with ``base_url`` at ``/api/v1``, sending the store's admin token."""
     client: Client
     settings: Settings
 
@@ -31,9 +32,13 @@ class Server:
 def serve(settings: Settings, *, data_plane: bool = True) -> Iterator[Server]:
     """A server for ``settings`` on a free loopback port, until the generator is closed."""
     app = create_server_app(settings, data_plane=data_plane)
+    token = read_credentials(settings.home)  # the admin token the new store was given
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     with (
         ServerThread(app, http="auto") as thread,
-        httpx.Client(base_url=f"http://127.0.0.1:{thread.port}/api/v1", timeout=60) as http,
+        httpx.Client(
+            base_url=f"http://127.0.0.1:{thread.port}/api/v1", timeout=60, headers=headers
+        ) as http,
         Client(f"http://127.0.0.1:{thread.port}") as client,
     ):
         yield Server(f"http://127.0.0.1:{thread.port}", http, client, settings)

@@ -46,7 +46,9 @@ def test_alerts_over_rest(control_plane: Server, registry: Registry, http: HTTPR
         headers={"X-Shipyard-Actor": "ana"},
     )
     assert created.status_code == 201, created.text
-    assert created.json()["created_by"] == "ana" and created.json()["cooldown_s"] == 3600
+    assert (
+        created.json()["created_by"] == "ana (by tester)" and created.json()["cooldown_s"] == 3600
+    )
     assert rest.get("/alert-rules/errors").json()["condition"] == "status == breach"
 
     scene.answer("calm", scene.inputs(10, 1))
@@ -62,7 +64,7 @@ def test_alerts_over_rest(control_plane: Server, registry: Registry, http: HTTPR
         assert [(d.channel, d.attempt, d.ok) for d in shown.deliveries] == [("webhook#1", 1, True)]
         assert http.received[0][1]["alert"]["id"] == fired.id
         acked = client.ack_alert(fired.id)
-        assert (acked.state, acked.acked_by) == ("acknowledged", "bo")
+        assert (acked.state, acked.acked_by) == ("acknowledged", "bo (by tester)")
         with pytest.raises(ConflictError, match="only a firing alert"):
             client.ack_alert(fired.id)
         resolved = client.resolve_alert(fired.id, by="ana")

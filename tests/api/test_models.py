@@ -92,9 +92,13 @@ def test_alias_set_move_delete_status_and_history(
     reply = server.http.put(
         "/models/fraud/aliases/staging", json={"version": 1}, headers={"X-Shipyard-Actor": "ana"}
     )
-    assert reply.status_code == 200 and reply.json()["updated_by"] == "ana"
+    assert reply.status_code == 200 and reply.json()["updated_by"] == "ana (by tester)"
     latest = client.history("fraud", limit=1)[0]
-    assert (latest.action, latest.actor, latest.target) == ("alias.set", "ana", "fraud@staging")
+    assert (latest.action, latest.actor, latest.target) == (
+        "alias.set",
+        "ana (by tester)",
+        "fraud@staging",
+    )
     assert {e.actor for e in events} == {"tester"}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from serving.conftest import ServerThread
+from serving.conftest import ServerThread, bearer
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints, Rollout, RolloutController
 from shipyard.registry import Registry
@@ -29,6 +29,7 @@ class Load:
     """Clients sending one-row requests through an endpoint until stopped."""
 
     url: str
+    headers: dict[str, str]
     statuses: Counter[int] = field(default_factory=Counter)
     versions: list[int] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -36,7 +37,7 @@ class Load:
     def run(self, seed: int) -> None:
         frame, _ = churn_data(2_000, seed)
         rows = frame.to_dict("records")
-        with httpx.Client(timeout=30) as http:
+        with httpx.Client(timeout=30, headers=self.headers) as http:
             i = 0
             while not self.stop.is_set():
                 row = rows[i % len(rows)]
@@ -77,8 +78,8 @@ def served(settings: Settings) -> Iterator[tuple[str, Endpoints, RolloutControll
 def _roll(
     served: tuple[str, Endpoints, RolloutController], to: str, guards: list[str]
 ) -> tuple[Rollout, Load]:
-    url, _, rollouts = served
-    load = Load(url)
+    url, endpoints, rollouts = served
+    load = Load(url, bearer(endpoints.settings.home))
     clients = [threading.Thread(target=load.run, args=(seed,)) for seed in range(2)]
     for client in clients:
         client.start()

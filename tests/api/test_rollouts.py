@@ -73,7 +73,9 @@ def test_a_rollout_started_steered_and_aborted_through_the_client(
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["state"] == "aborted"
-    assert reply.json()["reason"] == "aborted by ana: not now; endpoint back at revision 1"
+    assert (
+        reply.json()["reason"] == "aborted by ana (by tester): not now; endpoint back at revision 1"
+    )
     back = client.get_endpoint(endpoint).current
     assert back.revision == 1 and back.policy.variants[0].model == "models:/m/1"
     assert client.list_rollouts(active=True) == []

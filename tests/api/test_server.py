@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.conftest import Server
-from serving.conftest import ServerThread
+from serving.conftest import ServerThread, bearer
 from shipyard.cli.main import main
 from shipyard.client import Client
 from shipyard.config import Settings
@@ -46,7 +46,8 @@ def test_health_schema_and_docs(server: Server) -> None:
     docs = httpx.get(f"{server.url}/api/v1/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert httpx.get(f"{server.url}/v2/health/live").json() == {"live": True}  # the data plane
-    unknown = httpx.get(f"{server.url}/api/v1/nothing-here")
+    assert httpx.get(f"{server.url}/api/v1/nothing-here").status_code == 401  # tells no one
+    unknown = httpx.get(f"{server.url}/api/v1/nothing-here", headers=server.http.headers)
     assert unknown.status_code == 404 and "no route /api/v1/nothing-here" in unknown.json()["error"]
 
 
@@ -188,13 +189,14 @@ def test_the_embedded_server_serves_endpoints_and_follows_their_revisions(
     with (
         ServerThread(create_server_app(fast)) as thread,
         Client(f"http://127.0.0.1:{thread.port}") as client,
+        httpx.Client(headers=bearer(settings.home)) as http,
     ):
         url = f"http://127.0.0.1:{thread.port}"
         policy = {"kind": "single", "variants": [{"name": "a", "model": "models:/clf/1"}]}
         client.create_endpoint("shop", policy)  # created after the server started
         deadline = time.monotonic() + 10
         while True:
-            answer = httpx.post(f"{url}/v1/endpoints/shop/predict", json={"instances": rows})
+            answer = http.post(f"{url}/v1/endpoints/shop/predict", json={"instances": rows})
             if answer.status_code == 200:
                 break
             assert answer.status_code == 404 and time.monotonic() < deadline, answer.text
@@ -208,11 +210,11 @@ def test_the_embedded_server_serves_endpoints_and_follows_their_revisions(
         while body["revision"] != 2:
             assert time.monotonic() - changed < 2.0, "revision 2 was not served within 2 s"
             time.sleep(0.05)
-            body = httpx.post(f"{url}/v1/endpoints/shop/predict", json={"instances": rows}).json()
+            body = http.post(f"{url}/v1/endpoints/shop/predict", json={"instances": rows}).json()
         assert body["version"] == 2
         assert body["predictions"] == second.predict(frame.head(3)).tolist()
-        assert httpx.get(f"{url}/v2/health/ready").status_code == 200
-        assert httpx.get(f"{url}/v1/endpoints/shop").json()["revision"] == 2
+        assert http.get(f"{url}/v2/health/ready").status_code == 200
+        assert http.get(f"{url}/v1/endpoints/shop").json()["revision"] == 2
     registry.db.dispose()
 
 
@@ -232,40 +234,44 @@ def test_the_embedded_server_serves_any_model_by_its_champion_alias(settings: Se
         {"age": int(r.age), "income": r.income, "score": r.score}
         for r in frame.head(3).itertuples()
     ]
-    with ServerThread(create_server_app(fast)) as thread:
+    with (
+        ServerThread(create_server_app(fast)) as thread,
+        httpx.Client(headers=bearer(settings.home)) as http,
+    ):
         url = f"http://127.0.0.1:{thread.port}"
         answers = [
-            httpx.post(f"{url}/v1/models/clf/predict", json={"instances": rows}, timeout=60)
+            http.post(f"{url}/v1/models/clf/predict", json={"instances": rows}, timeout=60)
             for _ in range(2)
         ]
         assert [a.status_code for a in answers] == [200, 200], answers[0].text
         assert answers[0].json()["predictions"] == first.predict(frame.head(3)).tolist()
-        assert httpx.get(f"{url}/v2/models/clf").json()["versions"] == ["1"]
+        assert http.get(f"{url}/v2/models/clf").json()["versions"] == ["1"]
         registry.set_alias("clf", "champion", 2)
         deadline = time.monotonic() + 5
         while True:
-            body = httpx.post(f"{url}/v1/models/clf/predict", json={"instances": rows}).json()
+            body = http.post(f"{url}/v1/models/clf/predict", json={"instances": rows}).json()
             if body["version"] == 2:
                 break
             assert time.monotonic() < deadline, "the alias move was not followed"
             time.sleep(0.05)
         assert body["predictions"] == second.predict(frame.head(3)).tolist()
-        missing = httpx.post(f"{url}/v1/models/nope/predict", json={"instances": rows})
+        missing = http.post(f"{url}/v1/models/nope/predict", json={"instances": rows})
         assert missing.status_code == 404 and "nope" in missing.json()["error"]
-        no_alias = httpx.post(f"{url}/v1/models/bare/predict", json={"instances": rows})
+        no_alias = http.post(f"{url}/v1/models/bare/predict", json={"instances": rows})
         assert no_alias.status_code == 404 and "champion" in no_alias.json()["error"]
     registry.db.dispose()
 
 
-def test_listening_beyond_loopback_needs_to_be_asked_for(
-    shipyard_home: Path, capsys: pytest.CaptureFixture[str]
+def test_listening_beyond_loopback_without_auth_needs_to_be_asked_for(
+    shipyard_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SHIPYARD_AUTH", "false")
     for command in (["server"], ["serve", "models:/m/1"]):
         with pytest.raises(SystemExit) as exit_info:
             main([*command, "--host", "0.0.0.0", "--port", "0"])
         assert exit_info.value.code == 1
         err = capsys.readouterr().err
-        assert "Shipyard does not authenticate callers yet" in err, err
+        assert "with SHIPYARD_AUTH=false would let anyone" in err, err
         assert "--allow-unauthenticated" in err and "Traceback" not in err
     process = subprocess.Popen(
         [

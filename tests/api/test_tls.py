@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models import Doubler
+from serving.conftest import bearer
 from shipyard.cli.main import main
 from shipyard.client import Client
 from shipyard.config import Settings
@@ -161,7 +162,10 @@ def test_serve_speaks_https(tmp_path: Path) -> None:
         trusted = ssl.create_default_context(cafile=str(cert))
         _wait(f"{url}/v2/health/ready", trusted)
         answer = httpx.post(
-            f"{url}/v1/models/double/predict", json={"instances": [{"x": 2.0}]}, verify=trusted
+            f"{url}/v1/models/double/predict",
+            json={"instances": [{"x": 2.0}]},
+            verify=trusted,
+            headers=bearer(home),  # the admin token shipyard serve saved for the new store
         )
         assert answer.status_code == 200 and answer.json()["predictions"] == [4.0]
         with pytest.raises(httpx.TransportError):

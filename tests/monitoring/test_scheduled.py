@@ -9,7 +9,7 @@ import httpx
 
 from models import classification_data
 from monitored import Scene
-from serving.conftest import ServerThread
+from serving.conftest import ServerThread, bearer
 from shipyard.config import Settings
 from shipyard.monitoring import MonitorService
 from shipyard.registry import Registry
@@ -25,7 +25,8 @@ def test_the_server_runs_due_monitors(settings: Settings, registry: Registry) ->
     monitors.create("ops", endpoint="calm", checks=["operations"], every="500ms")
     frame, _ = classification_data(5, 1)
     rows = [{**r, "age": int(r["age"])} for r in frame.to_dict("records")]
-    with ServerThread(create_server_app(fast)) as thread, httpx.Client(timeout=30) as http:
+    app = create_server_app(fast)
+    with ServerThread(app) as thread, httpx.Client(timeout=30, headers=bearer(fast.home)) as http:
         url = f"http://127.0.0.1:{thread.port}/v1/endpoints/calm/predict"
         assert http.post(url, json={"instances": rows}).status_code == 200
         deadline = time.monotonic() + 20

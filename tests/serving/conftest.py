@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from models import classification_data
+from shipyard.auth import read_credentials
 from shipyard.config import Settings
 from shipyard.registry import Registry
 from shipyard.registry.uri import ModelURI
@@ -65,12 +66,22 @@ class ServerThread:
         self.sock.close()
 
 
+@pytest.fixture(autouse=True)
+def _serving_without_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about serving: their servers (in process and ``shipyard serve``
+    subprocesses) let every caller in. Who may call is tested with authentication on in
+    ``test_auth.py`` here and in ``tests/api/test_access*.py``."""
+    monkeypatch.setenv("SHIPYARD_AUTH", "false")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from sklearn.ensemble import RandomForestClassifier
 
     home: Path = tmp_path_factory.mktemp("serving")
-    settings = Settings(home=home, actor="t", reference_sample_rows=100, max_request_bytes=64_000)
+    settings = Settings(
+        home=home, actor="t", reference_sample_rows=100, max_request_bytes=64_000, auth=False
+    )
     registry = Registry.from_settings(settings)
     frame, target = classification_data(rows=400)
     frame = frame.assign(member=frame["age"] % 2 == 0, city=np.where(target == 1, "lima", "oslo"))
@@ -96,6 +107,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with ServerThread(app) as server, httpx.Client(timeout=30) as client:
         yield Served(f"http://127.0.0.1:{server.port}", client, model, frame, registry)
     registry.db.dispose()
+
+
+def bearer(home: Path) -> dict[str, str]:
+    """The ``Authorization`` header of the admin token a server saved in ``home``."""
+    token = read_credentials(home)
+    assert token, f"no token in {home}/credentials: did a server with auth start there?"
+    return {"Authorization": f"Bearer {token}"}
 
 
 def wait_until_ready(url: str, process: Any, timeout: float = 60) -> None:

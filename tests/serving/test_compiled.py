@@ -48,7 +48,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compiled]:
     from sklearn.linear_model import LogisticRegression, Ridge
 
     home: Path = tmp_path_factory.mktemp("compiled")
-    settings = Settings(home=home, actor="t")
+    settings = Settings(home=home, actor="t", auth=False)
     registry = Registry.from_settings(settings)
     train = _frame(600, seed=0)
     score = train.f0 - train.f1 + 0.5 * train.f2 * train.f3

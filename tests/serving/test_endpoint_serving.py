@@ -49,7 +49,9 @@ def _policy(kind: str, *variants: tuple[str, str, float], **extra: Any) -> dict[
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("endpoints")
-    settings = Settings(home=home, actor="t", reference_sample_rows=50, follow_interval_s=0.2)
+    settings = Settings(
+        home=home, actor="t", reference_sample_rows=50, follow_interval_s=0.2, auth=False
+    )
     registry = Registry.from_settings(settings)
     models = []
     for seed in range(3):  # three logistic regressions that disagree on some rows

@@ -17,6 +17,7 @@ import pytest
 
 from models import Doubler, Tripler
 from serving.conftest import wait_until_ready
+from shipyard.auth import read_credentials
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoints
 from shipyard.registry import Registry
@@ -45,6 +46,7 @@ def test_workers_follow_a_new_revision_within_two_seconds_under_load(tmp_path: P
     endpoints.create_endpoint("calc", _single("models:/calc/1"))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env |= {"SHIPYARD_AUTH": "true"}
     env |= {"SHIPYARD_HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
     # The default follow interval: the 2 s promise holds without tuning.
     command = [sys.executable, "-m", "shipyard", "serve", "calc", "--port", str(port)]
@@ -61,7 +63,10 @@ def test_workers_follow_a_new_revision_within_two_seconds_under_load(tmp_path: P
     failures: list[str] = []
 
     def client() -> None:
-        with httpx.Client(timeout=30) as http:
+        # Callers are checked (each worker reads the token from the store): the admin
+        # token shipyard serve saved for this new store.
+        headers = {"Authorization": f"Bearer {read_credentials(home)}"}
+        with httpx.Client(timeout=30, headers=headers) as http:
             while not stop.is_set():
                 sent = time.monotonic()
                 answer = http.post(

@@ -44,6 +44,7 @@ def test_sigterm_drains_without_failing_an_accepted_request(tmp_path: Path) -> N
     registry.db.dispose()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env |= {"SHIPYARD_AUTH": "false"}  # about serving; callers are checked in test_auth.py
     env |= {"SHIPYARD_HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
     command = [
         sys.executable,
@@ -122,6 +123,7 @@ def test_metrics_of_every_worker_are_reported_by_any_worker(tmp_path: Path) -> N
     shared.mkdir()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env |= {"SHIPYARD_AUTH": "false"}  # about serving; callers are checked in test_auth.py
     env |= {
         "SHIPYARD_HOME": str(home),
         "PYTHONPATH": str(Path(__file__).parents[1]),

@@ -66,6 +66,7 @@ def test_kill_9_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env |= {"SHIPYARD_AUTH": "false"}  # about serving; callers are checked in test_auth.py
     env |= {
         "SHIPYARD_HOME": str(home),
         "SHIPYARD_PREDICTION_LOG_FLUSH_S": "0.5",

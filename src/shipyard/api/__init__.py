@@ -6,14 +6,17 @@ Each route parses its request, calls one service (:class:`~shipyard.registry.Reg
 :class:`~shipyard.monitoring.MonitorService`,
 :class:`~shipyard.alerting.AlertService`,
 :class:`~shipyard.batch.schedules.Schedules`,
-:class:`~shipyard.store.audit.AuditTrail`) and shapes the reply; no business logic lives
-here. :func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``.
+:class:`~shipyard.store.audit.AuditTrail`,
+:class:`~shipyard.auth.AuthService`) and shapes the reply; no business logic lives here.
+:func:`shipyard.server.create_server_app` mounts :data:`router` under ``/api/v1``; every
+route first checks its caller (:func:`shipyard.api._deps.caller`).
 """
 
 from fastapi import APIRouter, Depends
 
 from shipyard.api import (
     ab,
+    access,
     alerts,
     audit,
     endpoints,
@@ -27,9 +30,10 @@ from shipyard.api import (
     schedules,
     system,
 )
-from shipyard.api._deps import token
+from shipyard.api._deps import caller
 
-router = APIRouter(dependencies=[Depends(token)])  # accepted everywhere, enforced later
+# Every route checks its caller's token against what it needs (shipyard.auth.roles).
+router = APIRouter(dependencies=[Depends(caller)])
 router.include_router(system.router)
 router.include_router(models.router)
 router.include_router(registration.router)
@@ -43,5 +47,6 @@ router.include_router(jobs.router)
 router.include_router(schedules.router)
 router.include_router(audit.router)
 router.include_router(log.router)
+router.include_router(access.router)
 
 __all__ = ["router"]

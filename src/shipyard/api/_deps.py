@@ -1,4 +1,5 @@
-"""What every route needs: the services, who is acting, and the (not yet enforced) token."""
+"""What every route needs: the services, the caller (their token checked against what the
+route needs), and who is acting."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, cast
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shipyard.auth import Authenticator, Principal
+from shipyard.auth.roles import control_plane_action, control_plane_target
 from shipyard.batch.schedules import Schedules
 from shipyard.endpoints import Endpoints, RolloutController
 from shipyard.monitoring import MonitorService
@@ -16,18 +19,29 @@ from shipyard.registry import Registry
 from shipyard.store import audit
 
 ACTOR_HEADER = "X-Shipyard-Actor"
+API_PREFIX = "/api/v1"
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="API token (`Authorization: Bearer <token>`). Accepted; not yet enforced.",
+    description="API token (`Authorization: Bearer <token>`): `shipyard init` saves an "
+    "admin token to `$SHIPYARD_HOME/credentials`; `shipyard tokens create --role ROLE` makes "
+    "others. Roles: admin, maintainer, viewer, predictor.",
 )
 
 
-def token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str | None:
-    """The caller's bearer token, if any (read, not checked: auth comes later)."""
-    return credentials.credentials if credentials is not None else None
+async def caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    """Who calls, if they may call this route (401, 403 or 429 otherwise); ``None`` on
+    an open route or with authentication off."""
+    guard = cast(Authenticator, request.app.state.auth)
+    route = request.scope.get("route")
+    template = str(getattr(route, "path", request.url.path))
+    path = template.partition(API_PREFIX)[2] if API_PREFIX in template else template
+    action = control_plane_action(request.method, path)
+    kind, name = control_plane_target(path, request.path_params)
+    return await guard.check(request.headers.get("authorization"), action, kind, name)
 
 
 def registry(request: Request) -> Registry:
@@ -61,6 +75,7 @@ def schedules(request: Request) -> Schedules:
 
 
 async def actor(
+    who_calls: Annotated[Principal | None, Depends(caller)],
     x_shipyard_actor: Annotated[
         str | None,
         Header(
@@ -72,9 +87,16 @@ async def actor(
         ),
     ] = None,
 ) -> AsyncIterator[str | None]:
-    """The actor a change is recorded under; ``None`` lets the service use its default.
-    The request's changes join the audit trail as theirs."""
-    who = (x_shipyard_actor or "").strip() or None
+    """The actor a change is recorded under: the caller's user (an admin's token may name
+    someone else in the header, say a deployment bot acting for a person); ``None`` lets
+    the service use its default. The request's changes join the audit trail as theirs."""
+    named = (x_shipyard_actor or "").strip() or None
+    if who_calls is None:
+        who = named
+    elif named is not None and who_calls.role == "admin" and named != who_calls.user:
+        who = f"{named} (by {who_calls.user})"
+    else:
+        who = who_calls.user
     with audit.acting_as(who):
         yield who
 
@@ -86,3 +108,4 @@ FeedbackDep = Annotated[FeedbackStore, Depends(feedback)]
 MonitorsDep = Annotated[MonitorService, Depends(monitors)]
 SchedulesDep = Annotated[Schedules, Depends(schedules)]
 ActorDep = Annotated[str | None, Depends(actor)]
+CallerDep = Annotated[Principal | None, Depends(caller)]

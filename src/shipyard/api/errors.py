@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import ShipyardError, error_headers
 
 log = logging.getLogger("shipyard.api")
 
@@ -35,16 +35,21 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` documenting the error body for each status."""
     described = {
         400: "Malformed request",
+        401: "No API token, or one unknown, expired or revoked",
+        403: "The token's role or scopes do not allow this",
         404: "No such model, version, alias or endpoint",
         409: "The change contradicts the current state",
         422: "A field failed validation",
+        429: "The token sent more requests than its rate limit (see Retry-After)",
         503: "The metadata store cannot be reached",
     }
     return {s: {"model": ErrorBody, "description": described.get(s, "Error")} for s in statuses}
 
 
-def _error(status: int, message: str, kind: str | None = None) -> Response:
-    headers = {ERROR_HEADER: kind} if kind else None
+def _error(
+    status: int, message: str, kind: str | None = None, extra: dict[str, str] | None = None
+) -> Response:
+    headers = ({ERROR_HEADER: kind} if kind else {}) | (extra or {})
     return Response(
         orjson.dumps({"error": message}),
         status_code=status,
@@ -72,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ShipyardError)
     async def _shipyard_error(_: Request, exc: ShipyardError) -> Response:
-        return _error(exc.status_code, exc.message, type(exc).__name__)
+        return _error(exc.status_code, exc.message, type(exc).__name__, error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> Response:

@@ -11,6 +11,7 @@ import typer
 
 from shipyard.cli import (
     ab,
+    access,
     alerts,
     alias,
     audit,
@@ -49,6 +50,10 @@ app.add_typer(batch.jobs_app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(audit.app, name="audit")
 app.add_typer(log.app, name="log")
+app.add_typer(access.tokens_app, name="tokens")
+app.add_typer(access.users_app, name="users")
+app.command("init")(access.init)
+app.command("whoami")(access.whoami)
 
 
 @app.command()
@@ -70,8 +75,8 @@ _SSL_KEYFILE = typer.Option(
 _UNAUTHENTICATED = typer.Option(
     False,
     "--allow-unauthenticated",
-    help="Listen beyond loopback although callers are not authenticated (behind a proxy "
-    "that authenticates them).",
+    help="With SHIPYARD_AUTH=false, listen beyond loopback anyway (behind a proxy that "
+    "authenticates callers).",
 )
 
 

@@ -61,6 +61,15 @@ def run() -> None:
     started = time.perf_counter()
     registry = get_registry(settings)
     console.print(f"Shipyard home: {settings.home.resolve()}  (database {registry.db.display_url})")
+    if settings.auth:
+        from shipyard.auth import bootstrap
+
+        made = bootstrap(registry.db, settings.home, settings.actor)
+        if made is not None:
+            console.print(
+                f"Saved an admin API token to {made} (mode 0600): the shipyard CLI and SDK "
+                "send it; servers want it as Authorization: Bearer <token>"
+            )
     console.print(
         "Training two classifiers on scikit-learn's breast-cancer dataset "
         "(569 tumours, 30 features)…"
@@ -134,6 +143,7 @@ def run() -> None:
         f"shipyard alias set {MODEL} champion {other[1].version}",
         f"shipyard models verify {MODEL}",
         f"shipyard serve models:/{MODEL}@champion   # then POST /v1/models/{MODEL}/predict",
+        "shipyard tokens create --role predictor --name demo   # a token for that POST",
         f"shipyard endpoints create tumor --model models:/{MODEL}@champion",
         "shipyard server   # serves the endpoint at /v1/endpoints/tumor/predict, runs rollouts",
         f"shipyard rollout start tumor --to models:/{MODEL}@challenger --steps 50,100 "

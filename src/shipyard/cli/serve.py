@@ -41,6 +41,12 @@ def serve(
     settings = Settings()
     secure = tls(settings, ssl_certfile, ssl_keyfile)
     check_exposure(host or settings.host, settings, allow_unauthenticated)
+    if settings.auth:
+        from shipyard.auth import bootstrap
+
+        made = bootstrap(registry().db, settings.home, settings.actor)
+        if made is not None:
+            console.print(f"saved an admin token to {made}; send it as Authorization: Bearer")
     parts = [part.strip() for part in target.split(",") if part.strip()]
     names = [part for part in parts if not part.startswith("models:/")]
     models = ",".join(part for part in parts if part.startswith("models:/"))

@@ -42,9 +42,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def check_exposure(host: str, settings: Settings, allowed: bool) -> None:
-    """Refuse to listen beyond this machine, where callers are not authenticated, unless
-    told to (``--allow-unauthenticated``)."""
-    if allowed or settings.allow_unauthenticated:
+    """With authentication off, refuse to listen beyond this machine unless told to
+    (``--allow-unauthenticated``)."""
+    if settings.auth or allowed or settings.allow_unauthenticated:
         return
     try:
         addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
@@ -53,10 +53,10 @@ def check_exposure(host: str, settings: Settings, allowed: bool) -> None:
     if all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
         return
     raise InvalidInputError(
-        f"--host {host} would let anyone who reaches this machine read and change "
-        "everything: Shipyard does not authenticate callers yet. Listen on 127.0.0.1, or put "
-        "a proxy that authenticates in front and pass --allow-unauthenticated (or "
-        "SHIPYARD_ALLOW_UNAUTHENTICATED=true)"
+        f"--host {host} with SHIPYARD_AUTH=false would let anyone who reaches this machine "
+        "read and change everything. Turn authentication back on (unset SHIPYARD_AUTH), "
+        "listen on 127.0.0.1, or put a proxy that authenticates in front and pass "
+        "--allow-unauthenticated (or SHIPYARD_ALLOW_UNAUTHENTICATED=true)"
     )
 
 
@@ -106,6 +106,12 @@ def server(
     check_exposure(bind_host, settings, allow_unauthenticated)
     sock = bind(bind_host, settings.port if port is None else port)
     try:
+        made = None
+        if settings.auth:
+            from shipyard.auth import bootstrap
+            from shipyard.sdk import get_registry
+
+            made = bootstrap(get_registry(settings).db, settings.home, settings.actor)
         app = create_server_app(settings)
         bound = sock.getsockname()[1]
         scheme = "https" if secure else "http"
@@ -113,6 +119,10 @@ def server(
             f"Shipyard on {scheme}://{bind_host}:{bound} (REST API {API_PREFIX}, docs "
             f"{API_PREFIX}/docs; endpoints at /v1/endpoints/NAME/predict)"
         )
+        if made is not None:
+            console.print(f"Saved an admin token to {made}; the shipyard CLI and SDK send it")
+        if not settings.auth:
+            console.print("Authentication is off (SHIPYARD_AUTH=false): every caller is admin")
         config = uvicorn.Config(
             app,
             log_level="warning",

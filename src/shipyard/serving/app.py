@@ -18,13 +18,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shipyard.auth import Authenticator
+from shipyard.auth.roles import data_plane_rule
 from shipyard.config import Settings
 from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.predictions import FeedbackStore, PredictionLogWriter
 from shipyard.registry import Registry
 from shipyard.serving import logs
 from shipyard.serving.dataplane import DataPlane, parse_fallback, parse_targets
-from shipyard.serving.lane import JSON_OPTIONS, InferenceLane, Receive, Scope, Send
+from shipyard.serving.lane import (
+    JSON_OPTIONS,
+    InferenceLane,
+    Receive,
+    Scope,
+    Send,
+    authorization_of,
+    refuse,
+)
 from shipyard.serving.metrics import Metrics
 
 log = logging.getLogger("shipyard.serving")
@@ -174,18 +184,37 @@ def feedback_records(body: Any) -> list[dict[str, Any]]:
 
 class DataPlaneApp(FastAPI):
     """The data plane's FastAPI application, with inference requests answered by an
-    :class:`~shipyard.serving.lane.InferenceLane` before any routing or middleware."""
+    :class:`~shipyard.serving.lane.InferenceLane` before any routing or middleware, and
+    every other request's caller checked (:func:`~shipyard.auth.roles.data_plane_rule`)
+    before routing."""
 
     lane: InferenceLane | None = None
+    auth: Authenticator | None = None
+    metrics_public: bool = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.lane is not None and await self.lane(scope, receive, send):
             return
+        if scope["type"] == "http" and self.auth is not None:
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            rule = data_plane_rule(scope["method"], path, self.metrics_public)
+            if await refuse(self.auth, scope, send, authorization_of(scope), rule):
+                return
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, plane: DataPlane | None = None) -> DataPlaneApp:
-    """The data-plane application for ``settings.serve`` (or a ready-made ``plane``)."""
+def create_app(
+    settings: Settings | None = None,
+    plane: DataPlane | None = None,
+    *,
+    auth: Authenticator | None = None,
+) -> DataPlaneApp:
+    """The data-plane application for ``settings.serve`` (or a ready-made ``plane``).
+    Callers are checked by ``auth`` (default: one on the plane's store, per
+    ``SHIPYARD_AUTH``)."""
     settings = settings or Settings()
     logs.configure(settings.log_level)
     if plane is None:
@@ -261,6 +290,13 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
         redoc_url=None,
     )
     app.state.plane = data_plane
+    app.auth = auth or Authenticator(
+        data_plane.registry.db,
+        enabled=settings.auth,
+        cache_s=settings.auth_cache_s,
+        rate_limit=settings.rate_limit,
+    )
+    app.metrics_public = settings.metrics_public
 
     @app.exception_handler(ShipyardError)
     async def _shipyard_error(_: Request, exc: ShipyardError) -> Response:
@@ -333,7 +369,7 @@ def create_app(settings: Settings | None = None, plane: DataPlane | None = None)
     # parent application that uses this app's router directly.
 
     metrics = data_plane.metrics
-    lane = app.lane = InferenceLane(data_plane, limit)
+    lane = app.lane = InferenceLane(data_plane, limit, app.auth)
 
     async def answer(
         protocol: str, name: str, version: str | None, request: Request, endpoint: bool = False

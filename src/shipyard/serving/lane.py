@@ -20,7 +20,8 @@ from typing import Any
 
 import orjson
 
-from shipyard.errors import InvalidInputError, PayloadTooLargeError, ShipyardError
+from shipyard.auth import Authenticator
+from shipyard.errors import InvalidInputError, PayloadTooLargeError, ShipyardError, error_headers
 from shipyard.serving.dataplane import DataPlane
 
 log = logging.getLogger("shipyard.serving")
@@ -70,13 +71,45 @@ def route(path: str) -> Target | None:
     return None
 
 
-class InferenceLane:
-    """Reads an inference request, runs it on the data plane, and writes the answer,
-    counting and timing it whatever its outcome."""
+async def refuse(
+    auth: Authenticator | None,
+    scope: Scope,
+    send: Send,
+    authorization: str | None,
+    rule: tuple[str, str | None, str | None],
+) -> bool:
+    """Answer a request whose caller may not make it (401, 403 or 429) and say so;
+    ``False`` lets it through."""
+    if auth is None or not auth.enabled or rule[0] == "open":
+        return False
+    try:
+        await auth.check(authorization, *rule)
+    except ShipyardError as exc:
+        payload = error_body(exc.message)
+        headers = [_JSON_TYPE, (b"content-length", str(len(payload)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()]
+        await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return True
+    return False
 
-    def __init__(self, plane: DataPlane, limit: int) -> None:
+
+def authorization_of(scope: Scope) -> str | None:
+    """The request's ``Authorization`` header, if any."""
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+class InferenceLane:
+    """Reads an inference request, checks its caller, runs it on the data plane, and
+    writes the answer, counting and timing it whatever its outcome."""
+
+    def __init__(self, plane: DataPlane, limit: int, auth: Authenticator | None = None) -> None:
         self.plane = plane
         self.limit = limit
+        self.auth = auth
         self._counters: dict[tuple[str, str, str, int], Any] = {}
         self._timers: dict[tuple[str, str], Any] = {}
 
@@ -91,13 +124,19 @@ class InferenceLane:
         found = route(path)
         if found is None:
             return False
-        length = rid = None
+        length = rid = authorization = None
         for key, value in scope["headers"]:
             if key == b"content-length":
                 length = value.decode("latin-1")
             elif key == b"x-request-id":
                 rid = value.decode("latin-1")
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
         protocol, name, version = found
+        if self.auth is not None and await refuse(
+            self.auth, scope, send, authorization, self.rule(protocol, name)
+        ):
+            return True
         status, payload, rid = await self.answer(
             protocol, name, version, receive, length, rid, scope["headers"]
         )
@@ -107,6 +146,24 @@ class InferenceLane:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         return True
+
+    @staticmethod
+    def rule(protocol: str, name: str) -> tuple[str, str | None, str | None]:
+        """What an inference request needs: ``infer`` on its model or endpoint."""
+        return "infer", "endpoint" if protocol.endswith("e") else "model", name
+
+    async def admit(
+        self, protocol: str, name: str, authorization: str | None
+    ) -> ShipyardError | None:
+        """Why the caller may not make this inference request, or ``None`` if they may."""
+        auth = self.auth
+        if auth is None or not auth.enabled:
+            return None
+        try:
+            await auth.check(authorization, *self.rule(protocol, name))
+        except ShipyardError as exc:
+            return exc
+        return None
 
     async def answer(
         self,

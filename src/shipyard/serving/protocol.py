@@ -20,8 +20,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from shipyard.errors import ShipyardError
-from shipyard.serving.lane import InferenceLane, route
+from shipyard.errors import ShipyardError, error_headers
+from shipyard.serving.lane import InferenceLane, error_body, route
 
 _JSON_HEADERS = b"content-type: application/json\r\ncontent-length: "
 
@@ -48,6 +48,7 @@ class _Exchange:
     """One inference request on a connection, as uvicorn's protocol sees a cycle."""
 
     __slots__ = (
+        "authorization",
         "body",
         "disconnected",
         "error",
@@ -67,6 +68,7 @@ class _Exchange:
     ) -> None:
         self.route, self.model, self.version = found
         self.headers: list[tuple[bytes, bytes]] | None = None
+        self.authorization: str | None = None
         self.request_id = request_id
         self.keep_alive = keep_alive
         self.body = bytearray()
@@ -128,14 +130,17 @@ class LaneProtocol(HttpToolsProtocol):
         found = route(path.decode("latin-1"))
         if found is None:
             return None
-        length = rid = None
+        length = rid = authorization = None
         for key, value in self.headers:
             if key == b"content-length":
                 length = value
             elif key == b"x-request-id":
                 rid = value.decode("latin-1")
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         exchange = _Exchange(found, rid, keep_alive)
+        exchange.authorization = authorization
         if found[0].endswith("e"):  # an endpoint may assign variants by a header
             exchange.headers = self.headers
         if length is not None and length.isdigit() and int(length) > lane.limit:
@@ -184,15 +189,25 @@ class LaneProtocol(HttpToolsProtocol):
     async def _answer(self, exchange: _Exchange) -> None:
         lane = self._lane()
         assert lane is not None
-        raw = exchange.error if exchange.error is not None else exchange.body
-        status, payload, rid = await lane.respond(
-            exchange.route,
-            exchange.model,
-            exchange.version,
-            raw,
-            exchange.request_id,
-            exchange.headers,
+        refused = (
+            await lane.admit(exchange.route, exchange.model, exchange.authorization)
+            if lane.auth is not None
+            else None
         )
+        extra: dict[str, str] = {}
+        if refused is not None:
+            status, payload, rid = refused.status_code, error_body(refused.message), None
+            extra = error_headers(refused)
+        else:
+            raw = exchange.error if exchange.error is not None else exchange.body
+            status, payload, rid = await lane.respond(
+                exchange.route,
+                exchange.model,
+                exchange.version,
+                raw,
+                exchange.request_id,
+                exchange.headers,
+            )
         if self.flow.write_paused and not exchange.disconnected:
             await self.flow.drain()  # the client reads slowly: wait, as uvicorn's send does
         if exchange.disconnected:
@@ -204,6 +219,8 @@ class LaneProtocol(HttpToolsProtocol):
         head += [_JSON_HEADERS, b"%d\r\n" % len(payload)]
         if rid:
             head += [b"x-request-id: ", rid.encode("latin-1", "replace"), b"\r\n"]
+        for header, text in extra.items():
+            head += [header.lower().encode(), b": ", text.encode(), b"\r\n"]
         if not exchange.keep_alive:
             head.append(b"connection: close\r\n")
         head += [b"\r\n", payload]

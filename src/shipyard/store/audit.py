@@ -57,6 +57,10 @@ BOOKKEEPING = {
     "models": {"latest_version", "updated_at"},
 }  # fmt: skip
 
+#: Columns whose values are never written to the trail (only that they changed).
+SECRET = {"api_tokens": {"secret_hash"}}
+HIDDEN = "(secret)"
+
 ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("shipyard_actor", default=None)
 """Who is acting in this context (a request's user); ``None``: the process's default."""
 
@@ -140,10 +144,16 @@ def _changes(session: Session) -> list[tuple[str, str, str, Any, Any]]:
                         new = history.added[0] if history.added else None
                         if _plain(old) != _plain(new):
                             before[attr.key], after[attr.key] = _kept(old), _kept(new)
+                            if attr.key in SECRET.get(table, ()):
+                                before[attr.key] = after[attr.key] = HIDDEN
                 if not set(after) - BOOKKEEPING.get(table, set()):
                     continue  # nothing changed, or bookkeeping only
             else:
-                values = {a.key: _kept(getattr(obj, a.key)) for a in columns}
+                hidden = SECRET.get(table, set())
+                values = {
+                    a.key: HIDDEN if a.key in hidden else _kept(getattr(obj, a.key))
+                    for a in columns
+                }
                 before, after = (None, values) if action == "insert" else (values, None)
             key = _key(state)
             found.append((action, table, key, before, after))
@@ -152,6 +162,8 @@ def _changes(session: Session) -> list[tuple[str, str, str, Any, Any]]:
 
 #: Columns that say which row it is, besides the primary key.
 NATURAL = ("model_id", "version", "alias", "endpoint_id", "revision", "rule_id")
+#: Tables whose rows are known by another column than ``name``.
+NAMED_BY = {"api_tokens": "key"}
 
 
 def _key(state: Any) -> str:
@@ -159,8 +171,9 @@ def _key(state: Any) -> str:
     (and, for a bare number, of the columns that say which row it is:
     ``id=7,model_id=1,version=2``)."""
     obj = state.object
-    if getattr(obj, "name", None) is not None:
-        return str(obj.name)[:512]
+    named = getattr(obj, NAMED_BY.get(obj.__tablename__, "name"), None)
+    if named is not None:
+        return str(named)[:512]
     keys = [c.key for c in state.mapper.primary_key]
     if keys == ["id"]:  # a number only: add what says which row it is
         keys += [name for name in NATURAL if hasattr(obj, name)]

@@ -21,6 +21,7 @@ from shipyard.cli import (
     log,
     models,
     monitor,
+    policy,
     rollout,
     schedules,
 )
@@ -49,6 +50,7 @@ app.add_typer(batch.jobs_app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(audit.app, name="audit")
 app.add_typer(log.app, name="log")
+app.add_typer(policy.app, name="policy")
 
 
 @app.command()

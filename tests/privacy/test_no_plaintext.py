@@ -21,14 +21,14 @@ from api.conftest import serve
 from models import Amounts
 from shipyard.batch import BatchSpec, run_job
 from shipyard.config import Settings
-from shipyard.errors import ConfigurationError
+from shipyard.errors import ConfigurationError, InvalidInputError
 from shipyard.predictions import PredictionLogWriter, read_predictions
 from shipyard.privacy import Keyring, Protector, generate_key, reveal
 from shipyard.privacy.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.registry.registration import REFERENCE_FILE
 from shipyard.serving.dataplane import DataPlane
-from shipyard.store.tables import Base
+from shipyard.store.tables import Base, BatchJobRow
 
 PROTECTED = {"ssn": "encrypt", "email": "hash", "card": "mask", "notes": "drop"}
 
@@ -192,3 +192,33 @@ def test_writing_without_the_key_a_policy_needs_writes_nothing(
         )
     finally:
         bare.db.dispose()
+
+
+def test_reject_reasons_and_job_errors_never_quote_a_protected_value(
+    settings: Settings, tmp_path: Path
+) -> None:
+    registry = Registry.from_settings(settings)
+    try:
+        ColumnPolicies.of(registry).set("model", "m", {"amount": "mask", "notes": "drop"})
+        version = registry.register_model(Amounts(), "m", training_data=_rows("t", 5))
+        source = tmp_path / "in.csv"
+        rows = _rows("b", 3).astype({"amount": object})
+        rows.loc[1, "amount"] = "zqx-amount-secret"  # not a number: rejected
+        rows.to_csv(source, index=False)
+        output = tmp_path / "out"
+        _, result = run_job(registry, BatchSpec(str(source), output), version.uri)
+        assert result is not None and result.rejected == 1
+        reasons = pq.read_table(tmp_path / "out-rejects").column("reason").to_pylist()
+        assert "zqx-amount-secret" not in reasons[0] and "[protected]" in reasons[0]
+        with pytest.raises(InvalidInputError) as failed:
+            run_job(
+                registry,
+                BatchSpec(str(source), tmp_path / "o2", fail_on_reject=True),
+                "models:/m/1",
+            )
+        assert "zqx-amount-secret" not in str(failed.value)
+        with registry.db.session() as s:  # the job's record keeps the same message
+            errors = [e for (e,) in s.execute(select(BatchJobRow.error)) if e]
+        assert errors and not any("zqx-amount-secret" in e for e in errors)
+    finally:
+        registry.db.dispose()

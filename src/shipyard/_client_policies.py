@@ -14,7 +14,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from shipyard.errors import InvalidInputError
-from shipyard.privacy.service import ColumnPolicy
+from shipyard.protection.service import ColumnPolicy
 
 _PATHS = {"model": "/models", "endpoint": "/endpoints"}
 

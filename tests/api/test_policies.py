@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from api.conftest import Server, serve
 from shipyard.config import Settings
 from shipyard.errors import ConfigurationError, InvalidInputError, NotFoundError
-from shipyard.privacy import generate_key
+from shipyard.protection import generate_key
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shipyard.config import Settings
-from shipyard.privacy import Keyring, Protector, generate_key
+from shipyard.protection import Keyring, Protector, generate_key
 
 
 def test_set_show_list_remove(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

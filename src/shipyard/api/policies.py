@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard.api._deps import ActorDep, registry
 from shipyard.api.errors import responses
 from shipyard.api.schemas import NO_NUL
-from shipyard.privacy.policy import COLUMN_MAX
-from shipyard.privacy.service import ColumnPolicies, ColumnPolicy
+from shipyard.protection.policy import COLUMN_MAX
+from shipyard.protection.service import ColumnPolicies, ColumnPolicy
 
 router = APIRouter(tags=["column policies"], responses=responses(400, 404, 422))
 

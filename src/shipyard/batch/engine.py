@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from shipyard.errors import ConflictError, InvalidInputError, SignatureError
-from shipyard.privacy.policy import WITHHELD, Protector
+from shipyard.protection.policy import WITHHELD, Protector
 from shipyard.registry.loaded import LoadedModel
 
 #: Rows per chunk unless told otherwise.
@@ -840,7 +840,7 @@ def _withheld(
 ) -> pd.DataFrame:
     """Reject reasons that quote no protected value: a reason about a protected column
     says only that its value broke the signature; any other has the row's protected
-    values replaced by :data:`~shipyard.privacy.policy.WITHHELD`."""
+    values replaced by :data:`~shipyard.protection.policy.WITHHELD`."""
     mine = [name for name in batch.schema.names if policy.action(name) is not None]
     if not mine:
         return rejected

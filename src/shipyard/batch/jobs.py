@@ -47,8 +47,8 @@ from shipyard.batch.engine import (
 )
 from shipyard.errors import ConflictError, InvalidInputError, JobNotFoundError, ShipyardError
 from shipyard.predictions import PredictionLogWriter
-from shipyard.privacy.policy import PolicyBook
-from shipyard.privacy.service import ColumnPolicies
+from shipyard.protection.policy import PolicyBook
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.store.tables import BatchJobRow, utcnow

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from shipyard.cli._common import console, print_json, registry, when
 from shipyard.errors import InvalidInputError
-from shipyard.privacy import Keyring, Protector, generate_key, reveal
-from shipyard.privacy.service import ColumnPolicies, ColumnPolicy
+from shipyard.protection import Keyring, Protector, generate_key, reveal
+from shipyard.protection.service import ColumnPolicies, ColumnPolicy
 
 app = typer.Typer(
     help="Column policies: drop, hash, encrypt or mask sensitive input columns before "

@@ -46,8 +46,8 @@ from shipyard.monitoring.spec import (
 )
 from shipyard.monitoring.windows import LogWindows, Reference, inputs_of
 from shipyard.predictions.feedback import join_feedback, read_feedback
-from shipyard.privacy.keys import Keyring
-from shipyard.privacy.store import read_book
+from shipyard.protection.keys import Keyring
+from shipyard.protection.store import read_book
 from shipyard.registry import Registry
 from shipyard.registry import rows as records
 from shipyard.registry.convert import jsonable

@@ -6,7 +6,7 @@ validated rows and the model's outputs as they are, one entry per model call (al
 requests a batch answered), or per request when a fallback answered or the call failed. A
 background thread turns what accumulated into Arrow tables and writes them every
 ``flush_interval`` seconds, each file written to a temporary name and renamed, so a
-reader never sees half a file. Column policies (:mod:`shipyard.privacy`) are applied
+reader never sees half a file. Column policies (:mod:`shipyard.protection`) are applied
 there, to each flushed table as a whole, before it is written: the rows of a model that
 came through endpoints with different policies go to files of their own. Rows whose
 policy cannot be applied (a key is missing) are not written at all, and the log says so.
@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from shipyard.errors import ShipyardError
 from shipyard.predictions import scan
 from shipyard.predictions.scan import prune_written_before
-from shipyard.privacy.policy import PolicyBook, Protector
+from shipyard.protection.policy import PolicyBook, Protector
 
 
 class Route(NamedTuple):

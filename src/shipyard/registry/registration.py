@@ -1,7 +1,7 @@
 """Everything a new version needs before it is written: signature, profiles, lineage,
 and the model's files in the artifact store. No database access here.
 
-Under a column policy (:mod:`shipyard.privacy`) the training data's protected columns are
+Under a column policy (:mod:`shipyard.protection`) the training data's protected columns are
 kept out of what is stored: the signature keeps their name, kind and dtype but not the
 values it would list (a string column's distinct values, a number's min and max; a
 ``category`` column's categories stay, as requests are checked against them); the
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInputError, ShipyardError
-from shipyard.privacy.policy import Protector
+from shipyard.protection.policy import Protector
 from shipyard.registry.convert import clean_params, jsonable
 from shipyard.registry.lineage import environment, git_commit
 from shipyard.runtimes import Runtime

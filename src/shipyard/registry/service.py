@@ -14,9 +14,9 @@ from shipyard.errors import (
     ConflictError,
     InvalidInputError,
 )
-from shipyard.privacy.keys import Keyring
-from shipyard.privacy.policy import Protector
-from shipyard.privacy.store import read_book
+from shipyard.protection.keys import Keyring
+from shipyard.protection.policy import Protector
+from shipyard.protection.store import read_book
 from shipyard.registry import rows
 from shipyard.registry.aliases import AliasOperations
 from shipyard.registry.card import render_card

@@ -29,7 +29,7 @@ from shipyard.errors import (
     VersionNotFoundError,
 )
 from shipyard.predictions import PredictionLogWriter, Route
-from shipyard.privacy.service import ColumnPolicies
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.registry.names import validate_model_name
 from shipyard.registry.uri import ModelURI

@@ -23,8 +23,8 @@ from shipyard.batch import BatchSpec, run_job
 from shipyard.config import Settings
 from shipyard.errors import ConfigurationError, InvalidInputError
 from shipyard.predictions import PredictionLogWriter, read_predictions
-from shipyard.privacy import Keyring, Protector, generate_key, reveal
-from shipyard.privacy.service import ColumnPolicies
+from shipyard.protection import Keyring, Protector, generate_key, reveal
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.registry.registration import REFERENCE_FILE
 from shipyard.serving.dataplane import DataPlane

@@ -1,12 +1,12 @@
 """Reading the column policies out of the metadata store (what the registry and the
-writers need; :mod:`shipyard.privacy.service` changes them)."""
+writers need; :mod:`shipyard.protection.service` changes them)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from shipyard.privacy.keys import Keyring
-from shipyard.privacy.policy import Action, PolicyBook
+from shipyard.protection.keys import Keyring
+from shipyard.protection.policy import Action, PolicyBook
 from shipyard.store.database import Database
 from shipyard.store.tables import ColumnPolicyRow
 

@@ -8,9 +8,9 @@ from pydantic import SecretStr
 
 from shipyard.config import Settings
 from shipyard.errors import ConfigurationError, InvalidNameError, NotFoundError
-from shipyard.privacy import generate_key
-from shipyard.privacy.policy import PolicyError
-from shipyard.privacy.service import ColumnPolicies
+from shipyard.protection import generate_key
+from shipyard.protection.policy import PolicyError
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.store.audit import AuditTrail, acting_as
 

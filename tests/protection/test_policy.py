@@ -11,9 +11,9 @@ from pydantic import SecretStr
 
 from shipyard.config import Settings
 from shipyard.errors import ConfigurationError, InvalidInputError
-from shipyard.privacy import DecryptionError, Keyring, Protector, generate_key, reveal
-from shipyard.privacy.keys import key_id
-from shipyard.privacy.policy import PolicyBook, PolicyError, parse_columns
+from shipyard.protection import DecryptionError, Keyring, Protector, generate_key, reveal
+from shipyard.protection.keys import key_id
+from shipyard.protection.policy import PolicyBook, PolicyError, parse_columns
 
 OLD, NEW, HASH = generate_key(), generate_key(), generate_key()
 

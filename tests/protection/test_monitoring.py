@@ -7,12 +7,12 @@ import pandas as pd
 from pydantic import SecretStr
 
 from models import Amounts
-from privacy.test_no_plaintext import _rows
+from protection.test_no_plaintext import _rows
 from shipyard.config import Settings
 from shipyard.monitoring import MonitorService
 from shipyard.predictions import PredictionLogWriter
-from shipyard.privacy import generate_key
-from shipyard.privacy.service import ColumnPolicies
+from shipyard.protection import generate_key
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 
 

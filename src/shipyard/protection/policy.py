@@ -9,8 +9,8 @@ Actions, by column name:
   digits. Deterministic, so equal values hash equally: joins, group-bys and counts still
   work, and a known value can be looked up by its hash (:meth:`Protector.hash_value`).
 - ``encrypt``: AES-256-GCM of the value's text under the first of ``SHIPYARD_COLUMN_KEYS``
-  (see :mod:`shipyard.privacy.keys`); whoever holds the key reads it back
-  (:func:`shipyard.privacy.reveal`). A fresh nonce per value: equal values differ.
+  (see :mod:`shipyard.protection.keys`); whoever holds the key reads it back
+  (:func:`shipyard.protection.reveal`). A fresh nonce per value: equal values differ.
 - ``mask``: values longer than 8 characters keep their last 4 and every other character
   becomes ``*`` (``4111111111111111`` -> ``************1111``); shorter ones become ``*``
   throughout. The length shows.
@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import ConfigurationError, InvalidInputError
-from shipyard.privacy.keys import Keyring
+from shipyard.protection.keys import Keyring
 
 Action = Literal["drop", "hash", "encrypt", "mask"]
 ACTIONS: tuple[str, ...] = get_args(Action)

@@ -15,16 +15,16 @@ from sqlalchemy import select
 
 from shipyard.config import Settings
 from shipyard.errors import DatabaseError, InvalidInputError, NotFoundError
-from shipyard.privacy.keys import Keyring
-from shipyard.privacy.policy import Action, PolicyBook, Protector, parse_columns
-from shipyard.privacy.store import read_book
+from shipyard.protection.keys import Keyring
+from shipyard.protection.policy import Action, PolicyBook, Protector, parse_columns
+from shipyard.protection.store import read_book
 from shipyard.registry.names import validate_model_name
 from shipyard.store import audit
 from shipyard.store.audit import acting_as
 from shipyard.store.database import Database, os_user
 from shipyard.store.tables import ColumnPolicyRow, utcnow
 
-log = logging.getLogger("shipyard.privacy")
+log = logging.getLogger("shipyard.protection")
 
 Kind = Literal["model", "endpoint"]
 KINDS: tuple[Kind, ...] = ("model", "endpoint")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from shipyard.config import Settings
-from shipyard.privacy.keys import PREFIX, Keyring
+from shipyard.protection.keys import PREFIX, Keyring
 
 #: How the prediction log's frames name input columns (``inputs.ssn``).
 INPUT_PREFIX = "inputs."
@@ -32,10 +32,10 @@ def reveal(
     """A copy of ``frame`` with the encrypted columns decrypted (as text): ``columns``,
     else every column whose values are all ciphertexts. ``keyring`` defaults to the keys
     of the current settings (``SHIPYARD_COLUMN_KEYS``). A value no key decrypts, or one
-    altered, raises :class:`~shipyard.privacy.keys.DecryptionError` naming the column.
+    altered, raises :class:`~shipyard.protection.keys.DecryptionError` naming the column.
 
     >>> frame = shipyard.predictions.read_predictions(settings.predictions)  # doctest: +SKIP
-    >>> shipyard.privacy.reveal(frame)["inputs.ssn"]                        # doctest: +SKIP
+    >>> shipyard.protection.reveal(frame)["inputs.ssn"]                        # doctest: +SKIP
     """
     keys = keyring if keyring is not None else Keyring.from_settings(Settings())
     names = (

@@ -100,3 +100,14 @@ class Hanging(PythonModel):
         if type(self).armed:
             time.sleep(self.hang)
         return data["x"].to_numpy()
+
+
+class Amounts(PythonModel):
+    """Predicts ``2 * amount``; its other inputs (personal data in the column-policy
+    tests) are taken and not used. A negative amount fails with a message that quotes the
+    row's ``ssn``, as careless models do."""
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        if (data["amount"] < 0).any():
+            raise ValueError(f"refused {data['ssn'].iloc[0]}")
+        return (data["amount"] * 2).to_numpy()

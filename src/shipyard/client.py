@@ -34,6 +34,7 @@ from shipyard._client_jobs import BatchJobs
 from shipyard._client_log import PredictionLog
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
+from shipyard._client_policies import ColumnPolicyOperations
 from shipyard._client_schedules import BatchSchedules
 from shipyard.auth.service import read_credentials
 from shipyard.config import Settings
@@ -128,6 +129,7 @@ class Client(
     Audit,
     PredictionLog,
     Access,
+    ColumnPolicyOperations,
 ):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -214,6 +214,25 @@ class Settings(BaseSettings):
     prediction_log_flush_s: float = Field(default=1.0, gt=0, le=3_600)
     """How often the prediction log is written to disk: at most this much is lost if the
     process is killed (a clean shutdown writes everything)."""
+
+    column_keys: SecretStr | None = None
+    """Encryption keys of the ``encrypt`` column-policy action, comma-separated, newest
+    first: the first encrypts, every one decrypts (rotate by putting a new key first and
+    keeping the old ones). Each is 32 random bytes as base64url (``shipyard policy
+    keygen``)."""
+
+    column_keys_file: Path | None = None
+    """A file of more ``encrypt`` keys, one per line (``#`` comments), read after
+    ``column_keys``' keys: the first key of them all encrypts."""
+
+    column_hash_key: SecretStr | None = None
+    """Key of the ``hash`` column-policy action (HMAC-SHA256), 32 random bytes as base64url
+    (``shipyard policy keygen``). Changing it changes every hash, so values hashed before
+    no longer join those hashed after."""
+
+    column_hash_key_file: Path | None = None
+    """A file holding the ``hash`` key on one line (used when ``column_hash_key`` is
+    unset)."""
 
     token: str | None = None
     """API token the CLI and SDK send as ``Authorization: Bearer <token>``. Default: the

@@ -1,6 +1,6 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules``, ``audit`` and
-``log`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
+``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules``, ``audit``,
+``log`` and ``policy`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -90,6 +90,19 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("log", "retain"): [("put", "/api/v1/log/retention/{endpoint}")],
     ("log", "retention"): [("get", "/api/v1/log/retention")],
     ("log", "expire"): [("post", "/api/v1/log/expire")],
+    ("policy", "set"): [
+        ("put", "/api/v1/models/{name}/column-policy"),
+        ("put", "/api/v1/endpoints/{name}/column-policy"),
+    ],
+    ("policy", "show"): [
+        ("get", "/api/v1/models/{name}/column-policy"),
+        ("get", "/api/v1/endpoints/{name}/column-policy"),
+    ],
+    ("policy", "list"): [("get", "/api/v1/column-policies")],
+    ("policy", "remove"): [
+        ("delete", "/api/v1/models/{name}/column-policy"),
+        ("delete", "/api/v1/endpoints/{name}/column-policy"),
+    ],
     ("alerts", "rules"): [  # create, list, delete
         ("post", "/api/v1/alert-rules"),
         ("get", "/api/v1/alert-rules"),
@@ -101,6 +114,12 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
 NO_TWIN: dict[tuple[str, str], str] = {
     ("rollout", "run"): "it is the rollout controller's loop itself, run in the foreground "
     "where no server advances rollouts; there is no single change for a route to make",
+    ("policy", "keygen"): "it makes a random key on this machine and stores nothing; a key "
+    "made by a server would have crossed the network",
+    ("policy", "hash"): "it hashes a value with this machine's SHIPYARD_COLUMN_HASH_KEY and "
+    "stores nothing; sending the value to a server to hash would expose it",
+    ("policy", "reveal"): "it decrypts files on this machine with its own keys; a server "
+    "never sends keys or decrypted values back",
 }
 
 GROUPS = (
@@ -117,6 +136,7 @@ GROUPS = (
     "schedules",
     "audit",
     "log",
+    "policy",
 )
 
 

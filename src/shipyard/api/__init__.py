@@ -25,6 +25,7 @@ from shipyard.api import (
     log,
     models,
     monitors,
+    policies,
     registration,
     rollouts,
     schedules,
@@ -48,5 +49,6 @@ router.include_router(schedules.router)
 router.include_router(audit.router)
 router.include_router(log.router)
 router.include_router(access.router)
+router.include_router(policies.router)
 
 __all__ = ["router"]

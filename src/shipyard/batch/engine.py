@@ -21,6 +21,10 @@ Rows that break the signature go to ``REJECTS/part-<i>.parquet`` with their row 
 scored. They are found by halving: a chunk that fails validation is split in two and each
 half validated again, down to the single rows that fail, so a chunk with a few bad rows
 costs a few extra validations, not one per row.
+
+A job's column policy (``BatchSpec.column_policy``, the scored model's) is applied to each
+chunk's output and rejects before they are written: the id column when it is protected,
+and the reasons of rejected rows, which never quote a protected value.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from shipyard.errors import ConflictError, InvalidInputError, SignatureError
+from shipyard.protection.policy import WITHHELD, Protector
 from shipyard.registry.loaded import LoadedModel
 
 #: Rows per chunk unless told otherwise.
@@ -84,6 +89,9 @@ class BatchSpec:
     """``local`` (this machine) or ``ray`` (a Ray cluster's workers)."""
     ray_address: str | None = None
     """The Ray cluster to use (default: a local Ray started for the job)."""
+    column_policy: Protector | None = field(default=None, repr=False)
+    """The scored model's column policy, with its keys (:func:`~shipyard.batch.jobs.
+    start_job` sets it): applied to the output, the rejects and the prediction log."""
 
     @property
     def rejects_dir(self) -> Path:
@@ -790,6 +798,11 @@ class UnitScorer:
             batch, first_row, inputs=self.sink is not None, text=kind == "csv"
         )
         rejects = None
+        policy = spec.column_policy
+        if rejected is not None and policy:
+            rejected = _withheld(policy, rejected, batch, first_row)
+        if table is not None and policy:
+            table = policy.table(table)
         if rejected is not None:
             if spec.fail_on_reject:
                 first = rejected.iloc[0]
@@ -800,6 +813,8 @@ class UnitScorer:
                     "rejects instead)"
                 )
             rejects = pa.Table.from_pandas(rejected, preserve_index=False)
+            if policy:
+                rejects = policy.table(rejects)
             _count(step, rejected)
         part, reject_part, empty = self.paths(index)
         self.writer.submit(_write_chunk, rejects, reject_part, table, part, empty)
@@ -818,6 +833,31 @@ class UnitScorer:
     def close(self) -> None:
         """Wait for every write; raise the first that failed."""
         self.writer.close()
+
+
+def _withheld(
+    policy: Protector, rejected: pd.DataFrame, batch: pa.RecordBatch, first_row: int
+) -> pd.DataFrame:
+    """Reject reasons that quote no protected value: a reason about a protected column
+    says only that its value broke the signature; any other has the row's protected
+    values replaced by :data:`~shipyard.protection.policy.WITHHELD`."""
+    mine = [name for name in batch.schema.names if policy.action(name) is not None]
+    if not mine:
+        return rejected
+    positions = pa.array(rejected["row"].to_numpy() - first_row, pa.int64())
+    values = {name: batch.column(name).take(positions).to_pylist() for name in mine}
+    reasons: list[str | None] = []
+    for i, (column, reason) in enumerate(zip(rejected["column"], rejected["reason"], strict=True)):
+        if column is not None and policy.action(str(column)) is not None:
+            reasons.append(
+                f"column {column!r}: its value breaks the signature ({WITHHELD}: the column "
+                "has a column policy)"
+            )
+        else:
+            reasons.append(policy.scrub(reason, [values[name][i] for name in mine]))
+    out = rejected.copy()
+    out["reason"] = pd.Series(reasons, index=out.index, dtype=object)
+    return out
 
 
 def _add(total: BatchResult, step: BatchResult) -> BatchResult:

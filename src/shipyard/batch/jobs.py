@@ -10,6 +10,11 @@ deployments too: every row, or a fraction chosen per job (the same rows on every
 a row is kept when a hash of its number falls below the fraction). A row's request id in
 the log is its ``--id-column`` value (so feedback by that id joins it), else
 ``JOB:ROW``.
+
+The model's column policy is read when the job starts (a key it needs but this process
+lacks stops the job before anything is written) and applied to the output, the rejects
+and the log. A protected id column gives the log's request ids only when it is hashed
+(the hash, so feedback given by the hashed id joins); otherwise they are ``JOB:ROW``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from shipyard.batch.engine import (
 )
 from shipyard.errors import ConflictError, InvalidInputError, JobNotFoundError, ShipyardError
 from shipyard.predictions import PredictionLogWriter
+from shipyard.protection.policy import PolicyBook
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.store.tables import BatchJobRow, utcnow
@@ -254,15 +261,24 @@ class BatchLog:
         self.fraction = fraction
         self.loaded = loaded
         self.spec = spec
-        self.writer = PredictionLogWriter(Path(predictions)).start()
+        policy = spec.column_policy
+        book = None
+        if policy:
+            book = PolicyBook({loaded.version.name: dict(policy.columns)}, {}, policy.keyring)
+        self.writer = PredictionLogWriter(
+            Path(predictions), policies=None if book is None else (lambda: book)
+        ).start()
         self.pending = 0
+        action = None if policy is None or spec.id_column is None else policy.action(spec.id_column)
+        self.ids = spec.id_column is not None and action in (None, "hash")
+        """Whether request ids are the id column's values (as written to the output)."""
 
     def write(self, valid: pd.DataFrame, table: pa.Table) -> None:
         rows = table.column("row").to_numpy()
         keep = _sampled(rows, self.fraction)
         if not keep.any():
             return
-        if self.spec.id_column is not None:
+        if self.spec.id_column is not None and self.ids:
             ids = [str(v) for v in table.column(self.spec.id_column).to_pylist()]
         else:
             ids = [f"{self.spec.job_id}:{r}" for r in rows.tolist()]
@@ -310,6 +326,8 @@ def start_job(
         raise InvalidInputError(f"log_fraction must be between 0 and 1; got {log_fraction}")
     check_spec(spec)
     loaded = registry.load(registry.resolve(model).uri)  # pinned: a resume scores alike
+    policy = ColumnPolicies.of(registry).protector(loaded.version.name)
+    spec.column_policy = policy if policy else None
     files, kind = input_files(spec.input)
     check_columns(loaded, dataset_of(files, kind).schema, spec.id_column)
     check_output(spec, loaded, files)

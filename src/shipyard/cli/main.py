@@ -22,6 +22,7 @@ from shipyard.cli import (
     log,
     models,
     monitor,
+    policy,
     rollout,
     schedules,
 )
@@ -54,6 +55,7 @@ app.add_typer(access.tokens_app, name="tokens")
 app.add_typer(access.users_app, name="users")
 app.command("init")(access.init)
 app.command("whoami")(access.whoami)
+app.add_typer(policy.app, name="policy")
 
 
 @app.command()

@@ -46,12 +46,15 @@ from shipyard.monitoring.spec import (
 )
 from shipyard.monitoring.windows import LogWindows, Reference, inputs_of
 from shipyard.predictions.feedback import join_feedback, read_feedback
+from shipyard.protection.keys import Keyring
+from shipyard.protection.store import read_book
 from shipyard.registry import Registry
 from shipyard.registry import rows as records
 from shipyard.registry.convert import jsonable
 from shipyard.registry.names import validate_model_name
 from shipyard.registry.types import ModelVersion
 from shipyard.reports.data import ReportData, ReportWindow, TrendPoint, column_histograms
+from shipyard.schema import Signature
 from shipyard.stats.drift import drift_report
 from shipyard.store.tables import MonitorResultRow, MonitorRow, utcnow
 
@@ -477,6 +480,14 @@ class MonitorService:
             results=results,
         )
 
+    def _unprotected(self, version: ModelVersion, monitor: Monitor) -> Signature:
+        """The version's signature without the columns a column policy protects: the
+        log holds them dropped, hashed, encrypted or masked, not as the signature says."""
+        endpoint = monitor.target if monitor.target_kind == "endpoint" else None
+        protected = read_book(self.registry.db, Keyring()).effective(version.name, endpoint)
+        inputs = [spec for spec in version.signature.inputs if spec.name not in protected]
+        return version.signature.model_copy(update={"inputs": inputs})
+
     def _check(
         self,
         monitor: Monitor,
@@ -496,7 +507,7 @@ class MonitorService:
             predictions = window["prediction"] if "prediction" in window else None
             return checks.prediction_drift(monitor, predictions, ref.predictions, ref.why)
         if check == "data_quality":
-            signature = None if version is None else version.signature
+            signature = None if version is None else self._unprotected(version, monitor)
             return checks.quality(monitor, current, ref.profile, signature, ref.why)
         labelled = [window]
         if check == "target_drift" and ref.frame is not None and not ref.frame.empty:

@@ -6,8 +6,12 @@ validated rows and the model's outputs as they are, one entry per model call (al
 requests a batch answered), or per request when a fallback answered or the call failed. A
 background thread turns what accumulated into Arrow tables and writes them every
 ``flush_interval`` seconds, each file written to a temporary name and renamed, so a
-reader never sees half a file. ``close()`` flushes what is left; after a crash
-(``kill -9``) at most the last flush interval of predictions is lost.
+reader never sees half a file. Column policies (:mod:`shipyard.protection`) are applied
+there, to each flushed table as a whole, before it is written: the rows of a model that
+came through endpoints with different policies go to files of their own. Rows whose
+policy cannot be applied (a key is missing) are not written at all, and the log says so.
+``close()`` flushes what is left; after a crash (``kill -9``) at most the last flush
+interval of predictions is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -27,10 +31,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from shipyard.errors import ShipyardError
 from shipyard.predictions import scan
 from shipyard.predictions.scan import prune_written_before
+from shipyard.protection.policy import PolicyBook, Protector
 
 
 class Route(NamedTuple):
@@ -75,11 +82,21 @@ def _day(at: float) -> str:
 
 
 class PredictionLogWriter:
-    """Buffers predictions and writes them to Parquet from a background thread."""
+    """Buffers predictions and writes them to Parquet from a background thread.
 
-    def __init__(self, root: Path, *, flush_interval: float = 1.0) -> None:
+    ``policies`` gives the column policies at each flush (with the keys to apply them);
+    ``None`` writes inputs as they came."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        flush_interval: float = 1.0,
+        policies: Callable[[], PolicyBook] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.flush_interval = flush_interval
+        self.policies = policies
         self._buffer: list[tuple[Any, ...]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -159,9 +176,28 @@ class PredictionLogWriter:
         with self._lock:
             entries, self._buffer = self._buffer, []
         written = 0
+        book = None
+        if entries and self.policies is not None:
+            try:
+                book = self.policies()
+            except Exception:  # never write what a policy may cover without it
+                rows = sum(e[_TOTAL] for e in entries)
+                log.exception(
+                    "prediction log: the column policies could not be read; %d rows not written",
+                    rows,
+                )
+                return 0
         for (model, day), group in _groups(entries):
             try:
-                written += self._write(model, day, group)
+                written += self._write(model, day, group, book)
+            except ShipyardError as exc:  # a policy that cannot be applied: not written
+                log.error(
+                    "prediction log: %d rows of model %s not written: %s",
+                    sum(group.total),
+                    model,
+                    exc,
+                    extra={"model": model, "date": day, "rows": sum(group.total)},
+                )
             except Exception:  # one group's failure must not cost the others
                 log.exception(
                     "prediction log: could not write a group",
@@ -170,16 +206,18 @@ class PredictionLogWriter:
         self.rows_written += written
         return written
 
-    def _write(self, model: str, day: str, group: Any) -> int:
+    def _write(self, model: str, day: str, group: Any, book: PolicyBook | None) -> int:
         table = _table(group)
+        parts = [table] if book is None else _protected(book, model, table)
         directory = self.root / f"model={model}" / f"date={day}"
         directory.mkdir(parents=True, exist_ok=True)
-        name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = directory / f".{name}.tmp"
-        # Dictionary-encode only the few-valued text columns: on floats and ids it costs
-        # most of the write (and makes the file larger).
-        pq.write_table(table, tmp, use_dictionary=_DICTIONARY)
-        tmp.rename(directory / name)
+        for part in parts:
+            name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+            tmp = directory / f".{name}.tmp"
+            # Dictionary-encode only the few-valued text columns: on floats and ids it
+            # costs most of the write (and makes the file larger).
+            pq.write_table(part, tmp, use_dictionary=_DICTIONARY)
+            tmp.rename(directory / name)
         return int(table.num_rows)
 
     def close(self) -> None:
@@ -188,6 +226,37 @@ class PredictionLogWriter:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.flush()
+
+
+_TOTAL = _Entry._fields.index("total")
+
+
+def _protected(book: PolicyBook, model: str, table: pa.Table) -> list[pa.Table]:
+    """``table`` (rows of ``model``) under the column policies: one table per distinct
+    policy its rows' endpoints have (usually one). Raises when a key is missing."""
+    endpoints = table.column("endpoint")
+    by_policy: dict[tuple[tuple[str, str], ...], list[str | None]] = defaultdict(list)
+    for endpoint in pc.unique(endpoints).to_pylist():
+        by_policy[tuple(sorted(book.effective(model, endpoint).items()))].append(endpoint)
+    parts = []
+    for policy, names in by_policy.items():
+        if not policy:
+            parts.append(table if len(by_policy) == 1 else table.filter(_rows_of(endpoints, names)))
+            continue
+        where = f"the column policy of model {model!r}"
+        protector = Protector(dict(policy), book.keyring).check(where)  # type: ignore[arg-type]
+        part = table if len(by_policy) == 1 else table.filter(_rows_of(endpoints, names))
+        parts.append(protector.log_table(part))
+    return parts
+
+
+def _rows_of(endpoints: pa.ChunkedArray, names: list[str | None]) -> pa.ChunkedArray:
+    """Which rows came through one of ``names`` (``None``: straight to the model)."""
+    named = pa.array([n for n in names if n is not None], pa.string())
+    mask = pc.fill_null(pc.is_in(endpoints, value_set=named), False)
+    if None in names:
+        mask = pc.or_(mask, pc.is_null(endpoints))
+    return mask
 
 
 def _groups(entries: list[tuple[Any, ...]]) -> list[tuple[tuple[str, str], Any]]:

@@ -1,5 +1,14 @@
 """Everything a new version needs before it is written: signature, profiles, lineage,
-and the model's files in the artifact store. No database access here."""
+and the model's files in the artifact store. No database access here.
+
+Under a column policy (:mod:`shipyard.protection`) the training data's protected columns are
+kept out of what is stored: the signature keeps their name, kind and dtype but not the
+values it would list (a string column's distinct values, a number's min and max; a
+``category`` column's categories stay, as requests are checked against them); the
+reference profile and sample hold ``hash`` and ``mask`` columns protected (so drift is
+measured between protected values, as the prediction log holds them) and leave ``drop``
+and ``encrypt`` columns out (random ciphertexts are no baseline).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInputError, ShipyardError
+from shipyard.protection.policy import Protector
 from shipyard.registry.convert import clean_params, jsonable
 from shipyard.registry.lineage import environment, git_commit
 from shipyard.runtimes import Runtime
@@ -116,8 +126,10 @@ def prepare(
     sample_rows: int,
     bins: int,
     max_categories: int,
+    policy: Protector | None = None,
 ) -> Prepared:
-    """Infer, profile, save and store a model; returns what the version row needs."""
+    """Infer, profile, save and store a model; returns what the version row needs.
+    ``policy``: the model's column policy (see the module docs)."""
     frame = None if training_data is None else as_frame(training_data, "training_data")
     if frame is None and signature is None:
         raise InvalidInputError(
@@ -141,7 +153,8 @@ def prepare(
         probe = inferred.validate(frame.head(_PROBE_ROWS))
         output = _output_spec(runtime, probe, target)
         signature = (signature or inferred).model_copy(update={"output": output})
-        profile = profile_frame(frame, bins=bins, max_categories=max_categories).model_dump(
+        profiled = _stored(frame, policy)
+        profile = profile_frame(profiled, bins=bins, max_categories=max_categories).model_dump(
             mode="json"
         )
         data_lineage = fingerprint(frame).model_dump(mode="json")
@@ -159,7 +172,11 @@ def prepare(
             )
             reference["__prediction__"] = predictions
             prediction_profile = _profile(predictions, "prediction", labels, bins, max_categories)
+        if reference is not None:
+            reference = _stored(reference, policy)
     assert signature is not None
+    if policy:
+        signature = _unlisted(signature, policy)
 
     with tempfile.TemporaryDirectory(prefix="shipyard-register-") as tmp:
         root = Path(tmp)
@@ -194,6 +211,29 @@ def prepare(
         artifacts=manifest,
         artifact_digest=manifest_digest(manifest),
     )
+
+
+def _stored(frame: pd.DataFrame, policy: Protector | None) -> pd.DataFrame:
+    """``frame`` as the profile and the sample may hold it under ``policy``."""
+    if not policy:
+        return frame
+    sealed = [c for c in frame.columns if policy.action(str(c)) == "encrypt"]
+    return policy.frame(frame.drop(columns=sealed))
+
+
+def _unlisted(signature: Signature, policy: Protector) -> Signature:
+    """``signature`` without the values it lists of protected columns (see the module
+    docs)."""
+    inputs = [
+        spec.model_copy(
+            update={"min": None, "max": None}
+            | ({} if spec.kind == "category" else {"categories": None})
+        )
+        if policy.action(spec.name) is not None
+        else spec
+        for spec in signature.inputs
+    ]
+    return signature.model_copy(update={"inputs": inputs})
 
 
 def _profile(

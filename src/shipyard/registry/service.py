@@ -14,6 +14,9 @@ from shipyard.errors import (
     ConflictError,
     InvalidInputError,
 )
+from shipyard.protection.keys import Keyring
+from shipyard.protection.policy import Protector
+from shipyard.protection.store import read_book
 from shipyard.registry import rows
 from shipyard.registry.aliases import AliasOperations
 from shipyard.registry.card import render_card
@@ -219,6 +222,7 @@ class Registry(AliasOperations, FileOperations):
             sample_rows=self.settings.reference_sample_rows,
             bins=self.settings.profile_bins,
             max_categories=self.settings.profile_max_categories,
+            policy=self._column_policy(name),
         )
         who = self._actor(kw.get("actor"))
         description = kw.get("description") or ""
@@ -299,6 +303,14 @@ class Registry(AliasOperations, FileOperations):
                 {"flavor": prepared.flavor, "artifact_digest": prepared.artifact_digest},
             )
             return rows.to_version(s, version, name, aliases=[])
+
+    def _column_policy(self, name: str) -> Protector | None:
+        """The column policy of model ``name``, checked against this process's keys."""
+        columns = read_book(self.db, Keyring()).effective(name)
+        if not columns:
+            return None
+        policy = Protector(columns, Keyring.from_settings(self.settings))
+        return policy.check(f"the column policy of model {name!r}")
 
     def _put_text(self, text: str) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="shipyard-card-") as tmp:

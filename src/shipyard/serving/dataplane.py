@@ -29,6 +29,7 @@ from shipyard.errors import (
     VersionNotFoundError,
 )
 from shipyard.predictions import PredictionLogWriter, Route
+from shipyard.protection.service import ColumnPolicies
 from shipyard.registry import Registry
 from shipyard.registry.names import validate_model_name
 from shipyard.registry.uri import ModelURI
@@ -134,6 +135,10 @@ class DataPlane:
         on_demand_alias: str | None = None,
     ) -> None:
         self.prediction_log = prediction_log
+        self.column_policies = ColumnPolicies.of(registry)
+        """The column policies applied to the prediction log's inputs at each flush."""
+        if prediction_log is not None and prediction_log.policies is None:
+            prediction_log.policies = self.column_policies.live()
         self.on_demand_alias = on_demand_alias
         """When set, a request for a model not served yet loads ``models:/NAME@ALIAS`` (and
         follows the alias from then on): what ``shipyard server`` does."""
@@ -261,7 +266,11 @@ class DataPlane:
         return write
 
     def start(self) -> None:
-        """Load and warm every model (and fallback models); ready once this returns."""
+        """Load and warm every model (and fallback models); ready once this returns.
+        Refuses to start when the prediction log is on and a column policy needs a key
+        this process lacks."""
+        if self.prediction_log is not None:
+            self.column_policies.book().check()
         for uri in self.targets:
             target = self._fallback_target(uri.name)
             if isinstance(target, FixedAnswer):

@@ -490,3 +490,19 @@ class TokenRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_by: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ColumnPolicyRow(Base):
+    """A column policy: what happens to sensitive input columns of a model's rows (every
+    version, endpoint and batch job of it) or of an endpoint's, before anything is written:
+    ``{"ssn": "encrypt", "email": "hash"}``. Keyed by name, so a model's policy can be set
+    before its first version is registered."""
+
+    __tablename__ = "column_policies"
+
+    # ``model`` or ``endpoint``, and its name.
+    target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)
+    columns: Mapped[dict[str, str]] = mapped_column(JSONType)
+    updated_by: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -33,6 +33,7 @@ from shipyard._client_jobs import BatchJobs
 from shipyard._client_log import PredictionLog
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
+from shipyard._client_privacy import Privacy
 from shipyard._client_schedules import BatchSchedules
 from shipyard.config import Settings
 from shipyard.endpoints import Endpoint, Revision, TrafficPolicy
@@ -109,7 +110,14 @@ def _trust(verify: str | Path | bool | None) -> ssl.SSLContext | bool:
 
 
 class Client(
-    Operations, MonitorOperations, Alerting, BatchJobs, BatchSchedules, Audit, PredictionLog
+    Operations,
+    MonitorOperations,
+    Alerting,
+    BatchJobs,
+    BatchSchedules,
+    Audit,
+    PredictionLog,
+    Privacy,
 ):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 

@@ -22,6 +22,7 @@ from shipyard.api import (
     log,
     models,
     monitors,
+    privacy,
     registration,
     rollouts,
     schedules,
@@ -43,5 +44,6 @@ router.include_router(jobs.router)
 router.include_router(schedules.router)
 router.include_router(audit.router)
 router.include_router(log.router)
+router.include_router(privacy.router)
 
 __all__ = ["router"]

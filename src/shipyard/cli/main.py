@@ -21,6 +21,7 @@ from shipyard.cli import (
     log,
     models,
     monitor,
+    privacy,
     rollout,
     schedules,
 )
@@ -49,6 +50,9 @@ app.add_typer(batch.jobs_app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(audit.app, name="audit")
 app.add_typer(log.app, name="log")
+app.add_typer(privacy.app, name="privacy")
+models.app.command("release-profile")(privacy.release_profile)
+monitor.app.command("release")(privacy.release_window)
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
-``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules``, ``audit`` and
-``log`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
+``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules``, ``audit``,
+``log`` and ``privacy`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -38,6 +38,9 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("get", "/api/v1/models/{name}/versions/{ref}/files/{file}"),
     ],
     ("models", "history"): [("get", "/api/v1/models/{name}/events")],
+    ("models", "release-profile"): [
+        ("post", "/api/v1/models/{name}/versions/{ref}/profile/release")
+    ],
     ("alias", "set"): [("put", "/api/v1/models/{name}/aliases/{alias}")],
     ("alias", "delete"): [("delete", "/api/v1/models/{name}/aliases/{alias}")],
     ("endpoints", "list"): [("get", "/api/v1/endpoints")],
@@ -65,6 +68,15 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("monitor", "report"): [
         ("get", "/api/v1/monitors/{name}/report"),
         ("get", "/api/v1/monitors/{name}/report.html"),
+    ],
+    ("monitor", "release"): [("post", "/api/v1/monitors/{name}/release")],
+    ("privacy", "budget"): [
+        ("get", "/api/v1/models/{name}/versions/{ref}/privacy"),
+        ("get", "/api/v1/monitors/{name}/privacy"),
+    ],
+    ("privacy", "set-budget"): [
+        ("put", "/api/v1/models/{name}/versions/{ref}/privacy"),
+        ("put", "/api/v1/monitors/{name}/privacy"),
     ],
     ("alerts", "list"): [("get", "/api/v1/alerts")],
     ("alerts", "show"): [("get", "/api/v1/alerts/{alert_id}")],
@@ -117,6 +129,7 @@ GROUPS = (
     "schedules",
     "audit",
     "log",
+    "privacy",
 )
 
 

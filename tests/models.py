@@ -111,3 +111,21 @@ class Amounts(PythonModel):
         if (data["amount"] < 0).any():
             raise ValueError(f"refused {data['ssn'].iloc[0]}")
         return (data["amount"] * 2).to_numpy()
+
+
+class Echo(PythonModel):
+    """Predicts its ``x`` column; takes any other columns (booleans, labels) along."""
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return data["x"].to_numpy(dtype=float)
+
+
+def members(rows: int = 200, seed: int = 0) -> pd.DataFrame:
+    """``x`` in [0, 100), a boolean ``member`` and a label ``plan`` of which one value,
+    ``secret-plan``, appears in one row only."""
+    rng = np.random.default_rng(seed)
+    plans = rng.choice(["basic", "pro"], rows).astype(object)
+    plans[0] = "secret-plan"
+    return pd.DataFrame(
+        {"x": rng.uniform(0, 100, rows), "member": rng.random(rows) < 0.3, "plan": plans}
+    )

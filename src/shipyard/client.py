@@ -35,6 +35,7 @@ from shipyard._client_log import PredictionLog
 from shipyard._client_monitors import MonitorOperations
 from shipyard._client_operations import Operations
 from shipyard._client_policies import ColumnPolicyOperations
+from shipyard._client_privacy import Privacy
 from shipyard._client_schedules import BatchSchedules
 from shipyard.auth.service import read_credentials
 from shipyard.config import Settings
@@ -130,6 +131,7 @@ class Client(
     PredictionLog,
     Access,
     ColumnPolicyOperations,
+    Privacy,
 ):
     """A Shipyard control plane at ``url`` (e.g. ``http://127.0.0.1:8000``).
 

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     profile_max_categories: int = Field(default=1_000, ge=1)
     """Categories counted one by one per column in a reference profile; rarer ones are pooled."""
 
+    privacy_budget: float = Field(default=1.0, gt=0, le=1_000)
+    """Total differential-privacy epsilon that releases may spend on each model version's
+    reference sample (``shipyard models release-profile``) and on each monitored endpoint
+    or model's prediction log (``shipyard monitor release``), unless ``shipyard privacy
+    set-budget`` gives that one another. Smaller is more private; what was spent stays
+    spent."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of Shipyard's own log messages."""
 

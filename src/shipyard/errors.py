@@ -28,6 +28,7 @@ The hierarchy::
     │   ├── UserNotFoundError
     │   └── TokenNotFoundError
     ├── ConflictError                  (409) the change contradicts the current state
+    │   └── PrivacyBudgetError         (409) a release would spend more epsilon than is left
     ├── ArtifactIntegrityError         (500) a stored artifact is missing or was altered
     ├── ModelFailedError               (500) the model raised on valid input, no fallback
     ├── CircuitOpenError               (503) the model is paused after repeated failures
@@ -192,6 +193,11 @@ class TokenNotFoundError(NotFoundError):
 
 class ConflictError(ShipyardError):
     status_code = 409
+
+
+class PrivacyBudgetError(ConflictError):
+    """A differentially private release would spend more epsilon than its budget has
+    left; nothing was released or recorded."""
 
 
 class ArtifactIntegrityError(ShipyardError):

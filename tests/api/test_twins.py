@@ -1,6 +1,7 @@
 """Every command of ``shipyard models``, ``alias``, ``endpoints``, ``rollout``, ``ab``,
 ``feedback``, ``monitor``, ``alerts``, ``batch``, ``jobs``, ``schedules``, ``audit``,
-``log`` and ``policy`` has a REST twin, or a stated reason in :data:`NO_TWIN` why not.
+``log``, ``policy``, ``privacy``, ``tokens`` and ``users`` has a REST twin, or a stated
+reason in :data:`NO_TWIN` why not.
 
 A new command fails this test until it is given a route and listed here."""
 
@@ -38,6 +39,9 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("get", "/api/v1/models/{name}/versions/{ref}/files/{file}"),
     ],
     ("models", "history"): [("get", "/api/v1/models/{name}/events")],
+    ("models", "release-profile"): [
+        ("post", "/api/v1/models/{name}/versions/{ref}/profile/release")
+    ],
     ("alias", "set"): [("put", "/api/v1/models/{name}/aliases/{alias}")],
     ("alias", "delete"): [("delete", "/api/v1/models/{name}/aliases/{alias}")],
     ("endpoints", "list"): [("get", "/api/v1/endpoints")],
@@ -65,6 +69,15 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("monitor", "report"): [
         ("get", "/api/v1/monitors/{name}/report"),
         ("get", "/api/v1/monitors/{name}/report.html"),
+    ],
+    ("monitor", "release"): [("post", "/api/v1/monitors/{name}/release")],
+    ("privacy", "budget"): [
+        ("get", "/api/v1/models/{name}/versions/{ref}/privacy"),
+        ("get", "/api/v1/monitors/{name}/privacy"),
+    ],
+    ("privacy", "set-budget"): [
+        ("put", "/api/v1/models/{name}/versions/{ref}/privacy"),
+        ("put", "/api/v1/monitors/{name}/privacy"),
     ],
     ("alerts", "list"): [("get", "/api/v1/alerts")],
     ("alerts", "show"): [("get", "/api/v1/alerts/{alert_id}")],
@@ -103,6 +116,14 @@ TWINS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("delete", "/api/v1/models/{name}/column-policy"),
         ("delete", "/api/v1/endpoints/{name}/column-policy"),
     ],
+    ("tokens", "create"): [("post", "/api/v1/tokens")],
+    ("tokens", "list"): [("get", "/api/v1/tokens")],
+    ("tokens", "revoke"): [("delete", "/api/v1/tokens/{key}")],
+    ("users", "create"): [("post", "/api/v1/users")],
+    ("users", "list"): [("get", "/api/v1/users")],
+    ("users", "update"): [("patch", "/api/v1/users/{name}")],
+    ("users", "disable"): [("patch", "/api/v1/users/{name}")],
+    ("users", "enable"): [("patch", "/api/v1/users/{name}")],
     ("alerts", "rules"): [  # create, list, delete
         ("post", "/api/v1/alert-rules"),
         ("get", "/api/v1/alert-rules"),
@@ -137,6 +158,9 @@ GROUPS = (
     "audit",
     "log",
     "policy",
+    "privacy",
+    "tokens",
+    "users",
 )
 
 

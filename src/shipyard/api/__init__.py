@@ -26,6 +26,7 @@ from shipyard.api import (
     models,
     monitors,
     policies,
+    privacy,
     registration,
     rollouts,
     schedules,
@@ -50,5 +51,6 @@ router.include_router(audit.router)
 router.include_router(log.router)
 router.include_router(access.router)
 router.include_router(policies.router)
+router.include_router(privacy.router)
 
 __all__ = ["router"]

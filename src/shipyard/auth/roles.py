@@ -2,8 +2,8 @@
 
 Every request is one *action*: ``open`` (health and readiness, no token), ``any`` (any
 valid token: data-plane metadata, ``whoami``), ``infer`` (predictions and feedback),
-``read`` (the control plane's reads), ``write`` (its changes) or ``admin`` (users, tokens,
-erasure). A role is the set of actions it allows:
+``read`` (the control plane's reads), ``write`` (its changes, and releases that spend a
+privacy budget) or ``admin`` (users, tokens, erasure, column policies, privacy budgets). A role is the set of actions it allows:
 
 =============  ======================================================
 ``admin``      everything
@@ -40,7 +40,7 @@ DOING = {
     "infer": "send predictions or feedback",
     "read": "read the control plane",
     "write": "change anything",
-    "admin": "manage users, tokens or erasure",
+    "admin": "manage users, tokens, erasure, column policies or privacy budgets",
 }
 
 
@@ -97,6 +97,13 @@ CONTROL_PLANE: dict[tuple[str, str], Action] = {
     ("POST", "/verify"): "read",
     ("POST", "/models/{name}/verify"): "read",
     ("POST", "/log/erasures"): "admin",
+    # Weakening what protects personal data is an admin's call.
+    ("PUT", "/models/{name}/column-policy"): "admin",
+    ("DELETE", "/models/{name}/column-policy"): "admin",
+    ("PUT", "/endpoints/{name}/column-policy"): "admin",
+    ("DELETE", "/endpoints/{name}/column-policy"): "admin",
+    ("PUT", "/models/{name}/versions/{ref}/privacy"): "admin",
+    ("PUT", "/monitors/{name}/privacy"): "admin",
 }
 #: Route prefixes that only admins reach, whatever the method.
 ADMIN_ONLY = ("/users", "/tokens")

@@ -23,6 +23,7 @@ from shipyard.cli import (
     models,
     monitor,
     policy,
+    privacy,
     rollout,
     schedules,
 )
@@ -56,6 +57,9 @@ app.add_typer(access.users_app, name="users")
 app.command("init")(access.init)
 app.command("whoami")(access.whoami)
 app.add_typer(policy.app, name="policy")
+app.add_typer(privacy.app, name="privacy")
+models.app.command("release-profile")(privacy.release_profile)
+monitor.app.command("release")(privacy.release_window)
 
 
 @app.command()

@@ -506,3 +506,33 @@ class ColumnPolicyRow(Base):
     columns: Mapped[dict[str, str]] = mapped_column(JSONType)
     updated_by: Mapped[str] = mapped_column(String(256))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PrivacyBudgetRow(Base):
+    """The differential-privacy budget of one privacy unit (``models:/NAME/N`` for a
+    version's reference sample, ``endpoint:NAME`` or ``model:NAME`` for the prediction
+    log a monitor reads): the epsilon its releases have spent, under this row's lock."""
+
+    __tablename__ = "privacy_budgets"
+
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)
+    # The budget set for this unit; None: SHIPYARD_PRIVACY_BUDGET.
+    budget: Mapped[float | None] = mapped_column(Float, nullable=True)
+    spent: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PrivacyReleaseRow(Base):
+    """One differentially private release: who spent how much epsilon on what, when."""
+
+    __tablename__ = "privacy_releases"
+    __table_args__ = (Index("ix_privacy_releases_subject_at", "subject", "released_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    epsilon: Mapped[float] = mapped_column(Float)
+    # What was released: kind (reference_profile, monitor_window), columns, monitor, window.
+    what: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    released_by: Mapped[str] = mapped_column(String(256))
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -150,6 +150,8 @@ def create_token(
             )  # fmt: skip
     else:
         settings = Settings()
+        if not _local().has_users():  # a new store: its first admin comes first
+            bootstrap(registry().db, settings.home, settings.actor)
         made = _local().create_token(
             user or settings.actor or os_user(), role, name=name, expires_at=expiry(expires),
             scopes=scope or None, rate_limit=rate_limit,

@@ -3,7 +3,8 @@
 Every request is one *action*: ``open`` (health and readiness, no token), ``any`` (any
 valid token: data-plane metadata, ``whoami``), ``infer`` (predictions and feedback),
 ``read`` (the control plane's reads), ``write`` (its changes, and releases that spend a
-privacy budget) or ``admin`` (users, tokens, erasure, column policies, privacy budgets). A role is the set of actions it allows:
+privacy budget) or ``admin`` (users, tokens, erasure, column policies, privacy budgets).
+A role is the set of actions it allows:
 
 =============  ======================================================
 ``admin``      everything

@@ -8,6 +8,8 @@ server with ``--url`` (or ``SHIPYARD_URL``), sending the token in ``SHIPYARD_TOK
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -48,6 +50,19 @@ def _remote(url: str | None) -> Any:
 def _local() -> AuthService:
     settings = Settings()
     return AuthService(registry().db, settings.actor)
+
+
+@contextlib.contextmanager
+def _access(url: str | None) -> Iterator[Any]:
+    """What answers: a client of the server at ``url`` (or ``SHIPYARD_URL``), else the
+    local store's service; both have the same methods for users and listing or revoking
+    tokens."""
+    client = _remote(url)
+    if client is None:
+        yield _local()
+        return
+    with client:
+        yield client
 
 
 def init() -> None:
@@ -182,12 +197,8 @@ def list_tokens(
     as_json: bool = _JSON,
 ) -> None:
     """Tokens, newest first: key, name, user, role, scopes, state (never the secret)."""
-    client = _remote(url)
-    if client is not None:
-        with client:
-            found = client.list_tokens(user=user, all=all)
-    else:
-        found = _local().list_tokens(user=user, all=all)
+    with _access(url) as access:
+        found = access.list_tokens(user=user, all=all)
     if as_json:
         print_json([t.model_dump(mode="json") for t in found])
         return
@@ -203,12 +214,8 @@ def revoke_token(
     url: str = _URL,
 ) -> None:
     """Revoke a token: every server refuses it within SHIPYARD_AUTH_CACHE_S seconds."""
-    client = _remote(url)
-    if client is not None:
-        with client:
-            revoked = client.revoke_token(key)
-    else:
-        revoked = _local().revoke_token(key)
+    with _access(url) as access:
+        revoked = access.revoke_token(key)
     console.print(
         f"revoked sy_{revoked.key} ({revoked.user}, {revoked.role}) at "
         f"{when(revoked.revoked_at)} by {revoked.revoked_by}"
@@ -234,24 +241,16 @@ def create_user(
     as_json: bool = _JSON,
 ) -> None:
     """Create a user; then make them a token with shipyard tokens create --user NAME."""
-    client = _remote(url)
-    if client is not None:
-        with client:
-            made = client.create_user(name, role)
-    else:
-        made = _local().create_user(name, role)
+    with _access(url) as access:
+        made = access.create_user(name, role)
     _print_user(made, as_json)
 
 
 @users_app.command("list")
 def list_users(url: str = _URL, as_json: bool = _JSON) -> None:
     """Every user: role, enabled or not, active tokens."""
-    client = _remote(url)
-    if client is not None:
-        with client:
-            found = client.list_users()
-    else:
-        found = _local().list_users()
+    with _access(url) as access:
+        found = access.list_users()
     if as_json:
         print_json([u.model_dump(mode="json") for u in found])
         return
@@ -267,12 +266,8 @@ def list_users(url: str = _URL, as_json: bool = _JSON) -> None:
 
 
 def _update(name: str, url: str | None, as_json: bool, **change: Any) -> None:
-    client = _remote(url)
-    if client is not None:
-        with client:
-            changed = client.update_user(name, **change)
-    else:
-        changed = _local().update_user(name, **change)
+    with _access(url) as access:
+        changed = access.update_user(name, **change)
     _print_user(changed, as_json)
 
 

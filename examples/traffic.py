@@ -15,6 +15,9 @@ import csv
 import httpx
 from sklearn.datasets import load_breast_cancer
 
+from shipyard.auth import read_credentials
+from shipyard.config import Settings
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -23,12 +26,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300, help="How many requests.")
     parser.add_argument("--seed", type=int, default=1, help="Which rows (a random sample).")
     parser.add_argument("--labels", default="labels.csv", help="Where the labels go.")
+    parser.add_argument(
+        "--token",
+        help="API token (default: SHIPYARD_TOKEN, else the one in $SHIPYARD_HOME/credentials).",
+    )
     args = parser.parse_args()
+    settings = Settings()
+    token = args.token or settings.token or read_credentials(settings.home)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     data = load_breast_cancer(as_frame=True).frame
     sample = data.sample(min(args.rows, len(data)), random_state=args.seed)
     path = f"/v1/endpoints/{args.endpoint}/predict"
-    with httpx.Client(base_url=args.url, timeout=10) as http, open(args.labels, "w") as out:
+    with (
+        httpx.Client(base_url=args.url, timeout=10, headers=headers) as http,
+        open(args.labels, "w") as out,
+    ):
         writer = csv.writer(out)
         writer.writerow(["request_id", "label"])
         for _, row in sample.iterrows():

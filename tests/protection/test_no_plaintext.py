@@ -90,7 +90,8 @@ def test_no_plaintext_of_a_protected_column_is_stored(settings: Settings, tmp_pa
             client.create_endpoint(
                 "ep", {"kind": "single", "variants": [{"name": "a", "model": version.uri}]}
             )
-            with httpx.Client(base_url=server.url, timeout=30) as http:
+            auth = {"Authorization": server.http.headers["Authorization"]}
+            with httpx.Client(base_url=server.url, timeout=30, headers=auth) as http:
                 for i, row in enumerate(live.to_dict("records")):
                     path = "/v1/endpoints/ep/predict" if i % 2 else "/v1/models/m/predict"
                     deadline = time.monotonic() + 30

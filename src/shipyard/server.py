@@ -133,12 +133,7 @@ def create_server_app(
     registry = Registry.from_settings(settings)
     if settings.auth:
         bootstrap(registry.db, settings.home, settings.actor)
-    guard = Authenticator(
-        registry.db,
-        enabled=settings.auth,
-        cache_s=settings.auth_cache_s,
-        rate_limit=settings.rate_limit,
-    )
+    guard = Authenticator.from_settings(registry.db, settings)
     if data_plane_app is None and data_plane:
         alias = "champion" if settings.on_demand_alias is None else settings.on_demand_alias
         data_plane_app = create_app(

@@ -19,6 +19,7 @@ from datetime import datetime
 from shipyard.auth import tokens
 from shipyard.auth.roles import DOING, ROLES, in_scope, roles_allowing
 from shipyard.auth.service import AuthService
+from shipyard.config import Settings
 from shipyard.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from shipyard.store.database import Database
 
@@ -87,6 +88,16 @@ class Authenticator:
         self.rate_limit = rate_limit
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._buckets: dict[str, Bucket] = {}
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings) -> Authenticator:
+        """The checks ``SHIPYARD_AUTH``, ``_AUTH_CACHE_S`` and ``_RATE_LIMIT`` ask for."""
+        return cls(
+            db,
+            enabled=settings.auth,
+            cache_s=settings.auth_cache_s,
+            rate_limit=settings.rate_limit,
+        )
 
     def forget(self, key: str | None = None) -> None:
         """Read ``key`` (default: every token) from the store again on its next use."""

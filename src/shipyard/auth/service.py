@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.auth import tokens
 from shipyard.auth.roles import ROLES, Role, check_role, check_scope, within
+from shipyard.config import Settings
 from shipyard.endpoints.plan import parse_duration
 from shipyard.errors import (
     ConflictError,
@@ -361,7 +362,8 @@ class AuthService:
 
 
 def credentials_path(home: Path) -> Path:
-    return (Path(home) / CREDENTIALS).resolve()
+    """``HOME/credentials``: :attr:`Settings.credentials` for that home."""
+    return Settings(home=home).credentials
 
 
 def read_credentials(home: Path) -> str | None:

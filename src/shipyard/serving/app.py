@@ -33,6 +33,7 @@ from shipyard.serving.lane import (
     Scope,
     Send,
     authorization_of,
+    path_of,
     refuse,
 )
 from shipyard.serving.metrics import Metrics
@@ -196,11 +197,7 @@ class DataPlaneApp(FastAPI):
         if self.lane is not None and await self.lane(scope, receive, send):
             return
         if scope["type"] == "http" and self.auth is not None:
-            path = scope["path"]
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            rule = data_plane_rule(scope["method"], path, self.metrics_public)
+            rule = data_plane_rule(scope["method"], path_of(scope), self.metrics_public)
             if await refuse(self.auth, scope, send, authorization_of(scope), rule):
                 return
         await super().__call__(scope, receive, send)
@@ -290,12 +287,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.plane = data_plane
-    app.auth = auth or Authenticator(
-        data_plane.registry.db,
-        enabled=settings.auth,
-        cache_s=settings.auth_cache_s,
-        rate_limit=settings.rate_limit,
-    )
+    app.auth = auth or Authenticator.from_settings(data_plane.registry.db, settings)
     app.metrics_public = settings.metrics_public
 
     @app.exception_handler(ShipyardError)

@@ -45,6 +45,13 @@ def error_body(message: str) -> bytes:
 Target = tuple[str, str, str | None]
 
 
+def path_of(scope: Scope) -> str:
+    """The request's path below the application's root path."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def route(path: str) -> Target | None:
     """What an inference path names (see :data:`Target`), else ``None``."""
     parts = path.split("/")
@@ -117,11 +124,7 @@ class InferenceLane:
         """Answer ``scope`` if it is an inference request; ``False`` leaves it to the app."""
         if scope["type"] != "http" or scope["method"] != "POST":
             return False
-        path = scope["path"]
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        found = route(path)
+        found = route(path_of(scope))
         if found is None:
             return False
         length = rid = authorization = None

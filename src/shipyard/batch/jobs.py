@@ -387,6 +387,9 @@ def execute(
         if result is None:  # what the chunks written so far hold
             with contextlib.suppress(OSError, pa.ArrowException):
                 result = written(spec)
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C may have stopped a statement mid-way: record on fresh connections.
+            registry.db.dispose()
         job = jobs.finish(spec.job_id, result, exc, rows_done=seen[0])
         log.info("batch job %s %s: %s", spec.job_id, job.state, job.error)
         raise
